@@ -4,10 +4,14 @@ namespace eg {
 
 std::string_view CertTypeName(CertType type) {
   switch (type) {
-    case CertType::kSsl: return "ssl";
-    case CertType::kClient: return "client";
-    case CertType::kDevice: return "device";
-    case CertType::kCodeSigning: return "code_signing";
+    case CertType::kSsl:
+      return "ssl";
+    case CertType::kClient:
+      return "client";
+    case CertType::kDevice:
+      return "device";
+    case CertType::kCodeSigning:
+      return "code_signing";
   }
   return "ssl";
 }

@@ -50,10 +50,18 @@ class Logger {
 
   bool Enabled(LogLevel level) const { return level >= min_level_; }
   void Log(LogLevel level, std::string_view msg, const std::vector<LogField>& fields = {});
-  void Debug(std::string_view msg, const std::vector<LogField>& f = {}) { Log(LogLevel::kDebug, msg, f); }
-  void Info(std::string_view msg, const std::vector<LogField>& f = {}) { Log(LogLevel::kInfo, msg, f); }
-  void Warn(std::string_view msg, const std::vector<LogField>& f = {}) { Log(LogLevel::kWarn, msg, f); }
-  void Error(std::string_view msg, const std::vector<LogField>& f = {}) { Log(LogLevel::kError, msg, f); }
+  void Debug(std::string_view msg, const std::vector<LogField>& f = {}) {
+    Log(LogLevel::kDebug, msg, f);
+  }
+  void Info(std::string_view msg, const std::vector<LogField>& f = {}) {
+    Log(LogLevel::kInfo, msg, f);
+  }
+  void Warn(std::string_view msg, const std::vector<LogField>& f = {}) {
+    Log(LogLevel::kWarn, msg, f);
+  }
+  void Error(std::string_view msg, const std::vector<LogField>& f = {}) {
+    Log(LogLevel::kError, msg, f);
+  }
 
  private:
   LogLevel min_level_;

@@ -19,15 +19,14 @@ class [[nodiscard]] Result {
  public:
   using value_type = T;
 
-  Result(const T& value) : v_(value) {}              // NOLINT(google-explicit-constructor)
-  Result(T&& value) : v_(std::move(value)) {}         // NOLINT(google-explicit-constructor)
-  Result(const Error& error) : v_(error) {}           // NOLINT(google-explicit-constructor)
-  Result(Error&& error) : v_(std::move(error)) {}     // NOLINT(google-explicit-constructor)
-  template <typename U,
-            typename = std::enable_if_t<std::is_constructible_v<T, U&&> &&
-                                        !std::is_same_v<std::decay_t<U>, T> &&
-                                        !std::is_same_v<std::decay_t<U>, Error> &&
-                                        !std::is_same_v<std::decay_t<U>, Result>>>
+  Result(const T& value) : v_(value) {}            // NOLINT(google-explicit-constructor)
+  Result(T&& value) : v_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
+  Result(const Error& error) : v_(error) {}        // NOLINT(google-explicit-constructor)
+  Result(Error&& error) : v_(std::move(error)) {}  // NOLINT(google-explicit-constructor)
+  template <typename U, typename = std::enable_if_t<std::is_constructible_v<T, U&&> &&
+                                                    !std::is_same_v<std::decay_t<U>, T> &&
+                                                    !std::is_same_v<std::decay_t<U>, Error> &&
+                                                    !std::is_same_v<std::decay_t<U>, Result>>>
   Result(U&& value) : v_(T(std::forward<U>(value))) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return v_.index() == 0; }
@@ -73,8 +72,8 @@ template <>
 class [[nodiscard]] Result<void> {
  public:
   Result() = default;
-  Result(const Error& error) : error_(error), ok_(false) {}            // NOLINT
-  Result(Error&& error) : error_(std::move(error)), ok_(false) {}      // NOLINT
+  Result(const Error& error) : error_(error), ok_(false) {}        // NOLINT
+  Result(Error&& error) : error_(std::move(error)), ok_(false) {}  // NOLINT
 
   bool ok() const { return ok_; }
   explicit operator bool() const { return ok_; }
@@ -101,9 +100,9 @@ inline Result<void> Ok() { return {}; }
 #define EG_CONCAT_(a, b) EG_CONCAT_INNER_(a, b)
 
 // Returns the error of `expr` (a Result<...>) from the enclosing function, if any.
-#define EG_TRY(expr)                                        \
-  do {                                                      \
-    auto&& eg_try_result_ = (expr);                         \
+#define EG_TRY(expr)                                                    \
+  do {                                                                  \
+    auto&& eg_try_result_ = (expr);                                     \
     if (!eg_try_result_.ok()) return std::move(eg_try_result_).error(); \
   } while (false)
 

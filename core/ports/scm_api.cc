@@ -34,19 +34,32 @@ ScmCertStatus ParseScmCertStatus(std::string_view text) {
 
 std::string_view ScmCertStatusName(ScmCertStatus status) {
   switch (status) {
-    case ScmCertStatus::kRequested: return "Requested";
-    case ScmCertStatus::kApproved: return "Approved";
-    case ScmCertStatus::kApplied: return "Applied";
-    case ScmCertStatus::kIssued: return "Issued";
-    case ScmCertStatus::kDeclined: return "Declined";
-    case ScmCertStatus::kRejected: return "Rejected";
-    case ScmCertStatus::kRevoked: return "Revoked";
-    case ScmCertStatus::kExpired: return "Expired";
-    case ScmCertStatus::kReplaced: return "Replaced";
-    case ScmCertStatus::kInvalid: return "Invalid";
-    case ScmCertStatus::kInit: return "Init";
-    case ScmCertStatus::kSaApproved: return "SAApproved";
-    case ScmCertStatus::kUnknown: return "Unknown";
+    case ScmCertStatus::kRequested:
+      return "Requested";
+    case ScmCertStatus::kApproved:
+      return "Approved";
+    case ScmCertStatus::kApplied:
+      return "Applied";
+    case ScmCertStatus::kIssued:
+      return "Issued";
+    case ScmCertStatus::kDeclined:
+      return "Declined";
+    case ScmCertStatus::kRejected:
+      return "Rejected";
+    case ScmCertStatus::kRevoked:
+      return "Revoked";
+    case ScmCertStatus::kExpired:
+      return "Expired";
+    case ScmCertStatus::kReplaced:
+      return "Replaced";
+    case ScmCertStatus::kInvalid:
+      return "Invalid";
+    case ScmCertStatus::kInit:
+      return "Init";
+    case ScmCertStatus::kSaApproved:
+      return "SAApproved";
+    case ScmCertStatus::kUnknown:
+      return "Unknown";
   }
   return "Unknown";
 }
@@ -62,20 +75,58 @@ ScmErrorKind ClassifyScmError(const Error& error) {
                                                 : ScmErrorKind::kOther;
   }
   switch (*error.provider_code()) {
-    case -36: case -185: return ScmErrorKind::kBadTerm;
-    case -11: case -13: case -141: case -170: return ScmErrorKind::kBadKeyType;
-    case -9: case -10: case -138: return ScmErrorKind::kBadCsr;
-    case -39: case -111: case -172: case -5109: return ScmErrorKind::kUnknownProfile;
-    case -62: case -135: return ScmErrorKind::kMissingCustomField;
-    case -107: case -715: case -727: case -737: case -1010: return ScmErrorKind::kNameNotAllowed;
-    case -16: case -970: return ScmErrorKind::kBadCredentials;
-    case -124: case -5101: return ScmErrorKind::kUnknownCertificate;
-    case 0: case -1400: case -109: case -183: return ScmErrorKind::kPending;
-    case -110: case -159: case -192: return ScmErrorKind::kRevoked;
-    case -180: return ScmErrorKind::kNotRenewable;
-    case -102: case -130: case -169: case -1112: return ScmErrorKind::kWrongState;
-    case -195: return ScmErrorKind::kUnavailable;
-    default: return ScmErrorKind::kOther;
+    case -36:
+    case -185:
+      return ScmErrorKind::kBadTerm;
+    case -11:
+    case -13:
+    case -141:
+    case -170:
+      return ScmErrorKind::kBadKeyType;
+    case -9:
+    case -10:
+    case -138:
+      return ScmErrorKind::kBadCsr;
+    case -39:
+    case -111:
+    case -172:
+    case -5109:
+      return ScmErrorKind::kUnknownProfile;
+    case -62:
+    case -135:
+      return ScmErrorKind::kMissingCustomField;
+    case -107:
+    case -715:
+    case -727:
+    case -737:
+    case -1010:
+      return ScmErrorKind::kNameNotAllowed;
+    case -16:
+    case -970:
+      return ScmErrorKind::kBadCredentials;
+    case -124:
+    case -5101:
+      return ScmErrorKind::kUnknownCertificate;
+    case 0:
+    case -1400:
+    case -109:
+    case -183:
+      return ScmErrorKind::kPending;
+    case -110:
+    case -159:
+    case -192:
+      return ScmErrorKind::kRevoked;
+    case -180:
+      return ScmErrorKind::kNotRenewable;
+    case -102:
+    case -130:
+    case -169:
+    case -1112:
+      return ScmErrorKind::kWrongState;
+    case -195:
+      return ScmErrorKind::kUnavailable;
+    default:
+      return ScmErrorKind::kOther;
   }
 }
 

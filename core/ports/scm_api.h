@@ -66,7 +66,7 @@ struct ScmEnrollRequest {
   int64_t profile_id = 0;  // SCM's `certType`
   int term_days = 0;
   std::string csr_pem;
-  std::string common_name;                 // ssl/device (optional: SCM takes it from the CSR)
+  std::string common_name;                     // ssl/device (optional: SCM takes it from the CSR)
   std::vector<std::string> subject_alt_names;  // ssl: DNS names and IPs
   std::string comments;
   std::vector<std::string> external_requesters;  // ssl: email addresses
@@ -97,8 +97,19 @@ struct ScmEnrollment {
 };
 
 enum class ScmCertStatus {
-  kRequested, kApproved, kApplied, kIssued, kDeclined, kRejected, kRevoked, kExpired,
-  kReplaced, kInvalid, kInit, kSaApproved, kUnknown,
+  kRequested,
+  kApproved,
+  kApplied,
+  kIssued,
+  kDeclined,
+  kRejected,
+  kRevoked,
+  kExpired,
+  kReplaced,
+  kInvalid,
+  kInit,
+  kSaApproved,
+  kUnknown,
 };
 ScmCertStatus ParseScmCertStatus(std::string_view text);  // case-insensitive
 std::string_view ScmCertStatusName(ScmCertStatus status);
@@ -136,15 +147,30 @@ struct ScmCertificate {
 
 // RFC 5280 reason codes SCM accepts for revocation.
 enum class RevocationReason {
-  kUnspecified = 0, kKeyCompromise = 1, kAffiliationChanged = 3, kSuperseded = 4,
+  kUnspecified = 0,
+  kKeyCompromise = 1,
+  kAffiliationChanged = 3,
+  kSuperseded = 4,
   kCessationOfOperation = 5,
 };
 
 // Finer classification of SCM's refusals, for callers that react differently.
 enum class ScmErrorKind {
-  kNone, kBadTerm, kBadKeyType, kBadCsr, kUnknownProfile, kMissingCustomField, kNameNotAllowed,
-  kBadCredentials, kUnknownCertificate, kPending, kRevoked, kNotRenewable, kWrongState,
-  kUnavailable, kOther,
+  kNone,
+  kBadTerm,
+  kBadKeyType,
+  kBadCsr,
+  kUnknownProfile,
+  kMissingCustomField,
+  kNameNotAllowed,
+  kBadCredentials,
+  kUnknownCertificate,
+  kPending,
+  kRevoked,
+  kNotRenewable,
+  kWrongState,
+  kUnavailable,
+  kOther,
 };
 ScmErrorKind ClassifyScmError(const Error& error);
 

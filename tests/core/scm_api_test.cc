@@ -31,8 +31,8 @@ TEST(ScmApiTest, ClassifiesDocumentedCodes) {
 }
 
 TEST(CertTypeTest, RoundTrips) {
-  for (CertType t : {CertType::kSsl, CertType::kClient, CertType::kDevice,
-                     CertType::kCodeSigning}) {
+  for (CertType t :
+       {CertType::kSsl, CertType::kClient, CertType::kDevice, CertType::kCodeSigning}) {
     EXPECT_EQ(ParseCertType(CertTypeName(t)), t);
   }
   EXPECT_FALSE(ParseCertType("tls").has_value());

@@ -1,0 +1,105 @@
+// Store: the port for everything enrollgate must remember. All state lives here, never only in
+// memory, so several daemons can share one database and a kill -9 loses nothing.
+//
+// The port is split by what callers use (EnrollmentStore for issuance, EabStore for ACME account
+// binding and the admin tool, NonceStore for ACME, AuditLog for everyone); Store bundles them for
+// the composition root. SQLite implements it now (storage/sqlite_store.h); PostgreSQL will
+// implement the same interfaces and pass the same contract tests (tests/storage/store_contract.h).
+//
+// Each method is one transaction. Implementations are safe to call from several threads.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/records.h"
+#include "core/result.h"
+
+namespace eg {
+
+struct EnrollmentFilter {
+  std::string account;                   // "" = any
+  std::optional<EnrollmentState> state;  // nullopt = any
+  bool unfinished_only = false;          // intent or submitted
+  int limit = 1000;
+};
+
+class EnrollmentStore {
+ public:
+  virtual ~EnrollmentStore() = default;
+  // Inserts `enrollment` (version becomes 1) with its audit record. kAlreadyExists if the id is
+  // taken, or if another unfinished or issued enrollment has the same non-empty request_key.
+  virtual Result<Enrollment> CreateEnrollment(const Enrollment& enrollment,
+                                              const AuditRecord& audit) = 0;
+  virtual Result<Enrollment> GetEnrollment(const std::string& id) = 0;
+  // The enrollment that is not failed with this request key, if any.
+  virtual Result<std::optional<Enrollment>> FindByRequestKey(const std::string& request_key) = 0;
+  // Writes `enrollment` if its `version` is still the stored one (else kConflict), bumping the
+  // version; in the same transaction stores `certificate` and appends `audit` when given.
+  virtual Result<Enrollment> UpdateEnrollment(const Enrollment& enrollment,
+                                              const CertificateRecord* certificate,
+                                              const AuditRecord* audit) = 0;
+  // Unfinished enrollments (intent, submitted) due at `now`, oldest first.
+  virtual Result<std::vector<Enrollment>> ListDue(TimePoint now, int limit) = 0;
+  virtual Result<std::vector<Enrollment>> ListEnrollments(const EnrollmentFilter& filter) = 0;
+};
+
+struct CertificateFilter {
+  std::string account;                       // "" = any
+  std::optional<TimePoint> expiring_before;  // not_after < this
+  bool include_revoked = true;
+  int limit = 1000;
+};
+
+class CertificateStore {
+ public:
+  virtual ~CertificateStore() = default;
+  virtual Result<CertificateRecord> GetCertificate(const std::string& serial_hex) = 0;
+  virtual Result<std::vector<CertificateRecord>> ListCertificates(
+      const CertificateFilter& filter) = 0;
+  // Marks the certificate revoked (kFailedPrecondition if it already is) and appends `audit`.
+  virtual Result<void> MarkRevoked(const std::string& serial_hex, TimePoint at, int reason,
+                                   const AuditRecord& audit) = 0;
+};
+
+class EabStore {
+ public:
+  virtual ~EabStore() = default;
+  virtual Result<void> CreateEab(const EabCredential& credential) = 0;  // kAlreadyExists
+  virtual Result<EabCredential> GetEab(const std::string& key_id) = 0;
+  virtual Result<std::vector<EabCredential>> ListEab(const std::string& account) = 0;
+  virtual Result<void> RevokeEab(const std::string& key_id, TimePoint at) = 0;
+  // Binds an unused, unrevoked, unexpired credential to an ACME account, atomically: of two
+  // concurrent binds of one key id exactly one succeeds (the other gets kFailedPrecondition).
+  virtual Result<void> BindEab(const std::string& key_id, const std::string& acme_account,
+                               TimePoint now) = 0;
+};
+
+class NonceStore {
+ public:
+  virtual ~NonceStore() = default;
+  virtual Result<void> PutNonce(const std::string& nonce, TimePoint expires_at) = 0;
+  // True exactly once for a nonce that was put and has not expired; false otherwise.
+  virtual Result<bool> ConsumeNonce(const std::string& nonce, TimePoint now) = 0;
+  // Deletes expired nonces; returns how many.
+  virtual Result<int64_t> PurgeNonces(TimePoint now) = 0;
+};
+
+class AuditLog {
+ public:
+  virtual ~AuditLog() = default;
+  virtual Result<void> Append(const AuditRecord& record) = 0;
+  // Newest first.
+  virtual Result<std::vector<AuditRecord>> ListAudit(const std::string& enrollment_id,
+                                                     int limit) = 0;
+};
+
+class Store : public EnrollmentStore,
+              public CertificateStore,
+              public EabStore,
+              public NonceStore,
+              public AuditLog {};
+
+}  // namespace eg

@@ -1,0 +1,128 @@
+#include "storage/migrations.h"
+
+#include <string>
+#include <vector>
+
+namespace eg::storage {
+
+namespace {
+
+// Append only: never edit a migration that has shipped.
+const std::vector<std::string>& Migrations() {
+  static const std::vector<std::string> kMigrations = {
+      // 1: enrollments, certificates, EAB credentials, audit log, ACME nonces.
+      R"sql(
+CREATE TABLE enrollments (
+  id TEXT PRIMARY KEY,
+  account TEXT NOT NULL,
+  profile TEXT NOT NULL,
+  protocol TEXT NOT NULL,
+  requester TEXT NOT NULL,
+  cert_type TEXT NOT NULL,
+  request_key TEXT,
+  request_json TEXT NOT NULL,
+  idempotency_token TEXT NOT NULL,
+  renewal_of TEXT,
+  state TEXT NOT NULL,
+  scm_id TEXT,
+  certificate_serial TEXT,
+  failure TEXT,
+  poll_attempts INTEGER NOT NULL DEFAULT 0,
+  next_poll_at INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  version INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX enrollments_active_request_key ON enrollments(request_key)
+  WHERE request_key IS NOT NULL AND state IN ('intent', 'submitted', 'issued');
+CREATE INDEX enrollments_due ON enrollments(next_poll_at)
+  WHERE state IN ('intent', 'submitted');
+CREATE INDEX enrollments_account ON enrollments(account, created_at);
+
+CREATE TABLE certificates (
+  serial_hex TEXT PRIMARY KEY,
+  enrollment_id TEXT NOT NULL REFERENCES enrollments(id),
+  account TEXT NOT NULL,
+  cert_type TEXT NOT NULL,
+  scm_id TEXT NOT NULL,
+  common_name TEXT NOT NULL,
+  fingerprint_sha256 TEXT NOT NULL,
+  chain_pem TEXT NOT NULL,
+  not_before INTEGER NOT NULL,
+  not_after INTEGER NOT NULL,
+  revoked_at INTEGER,
+  revocation_reason INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX certificates_not_after ON certificates(not_after);
+CREATE INDEX certificates_account ON certificates(account, not_after);
+CREATE INDEX certificates_enrollment ON certificates(enrollment_id);
+
+CREATE TABLE eab_credentials (
+  key_id TEXT PRIMARY KEY,
+  account TEXT NOT NULL,
+  hmac_key TEXT NOT NULL,
+  email TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER,
+  revoked_at INTEGER,
+  bound_to TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX eab_credentials_account ON eab_credentials(account, created_at);
+
+CREATE TABLE audit_log (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  action TEXT NOT NULL,
+  account TEXT NOT NULL,
+  enrollment_id TEXT NOT NULL,
+  actor TEXT NOT NULL,
+  detail TEXT NOT NULL
+);
+CREATE INDEX audit_log_enrollment ON audit_log(enrollment_id, seq);
+
+CREATE TABLE nonces (
+  nonce TEXT PRIMARY KEY,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX nonces_expires_at ON nonces(expires_at);
+)sql",
+  };
+  return kMigrations;
+}
+
+Result<int> UserVersion(SqliteConnection& conn) {
+  EG_ASSIGN_OR_RETURN(auto stmt, conn.Prepare("PRAGMA user_version"));
+  EG_ASSIGN_OR_RETURN(bool row, stmt.Step());
+  if (!row) return Internal("PRAGMA user_version returned no row");
+  return static_cast<int>(stmt.Int(0));
+}
+
+}  // namespace
+
+int LatestSchemaVersion() { return static_cast<int>(Migrations().size()); }
+
+Result<int> Migrate(SqliteConnection& conn) {
+  const auto& migrations = Migrations();
+  for (;;) {
+    EG_ASSIGN_OR_RETURN(int version, UserVersion(conn));
+    if (version > LatestSchemaVersion()) {
+      return FailedPrecondition("database schema version " + std::to_string(version) +
+                                " is newer than this build understands (" +
+                                std::to_string(LatestSchemaVersion()) + ")");
+    }
+    if (version == LatestSchemaVersion()) return version;
+    // Another process may migrate at the same time: take the write lock, then look again.
+    auto applied = InTransaction<bool>(conn, [&]() -> Result<bool> {
+      EG_ASSIGN_OR_RETURN(int current, UserVersion(conn));
+      if (current != version) return false;
+      EG_TRY(conn.Exec(migrations[static_cast<size_t>(version)]));
+      EG_TRY(conn.Exec("PRAGMA user_version = " + std::to_string(version + 1)));
+      return true;
+    });
+    if (!applied.ok()) {
+      return applied.error().WithContext("migration " + std::to_string(version + 1));
+    }
+  }
+}
+
+}  // namespace eg::storage

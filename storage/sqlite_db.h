@@ -1,0 +1,92 @@
+// A thin RAII layer over the SQLite C API: a connection with a cache of prepared statements, and
+// a statement handle that binds, steps and reads columns. Errors become eg::Error.
+//
+// A SqliteConnection is NOT thread-safe: it is used by one thread at a time (SqliteStore hands
+// connections out from a pool). Statements are reset when their ScopedStatement goes away.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+
+namespace eg::storage {
+
+class ScopedStatement {
+ public:
+  explicit ScopedStatement(sqlite3_stmt* stmt) : stmt_(stmt) {}
+  ~ScopedStatement() {
+    if (stmt_) {
+      sqlite3_reset(stmt_);
+      sqlite3_clear_bindings(stmt_);
+    }
+  }
+  ScopedStatement(const ScopedStatement&) = delete;
+  ScopedStatement& operator=(const ScopedStatement&) = delete;
+  ScopedStatement(ScopedStatement&& o) noexcept : stmt_(o.stmt_) { o.stmt_ = nullptr; }
+
+  // Binders take 1-based positions, as SQLite does.
+  ScopedStatement& Bind(int pos, std::string_view text);
+  ScopedStatement& Bind(int pos, int64_t value);
+  ScopedStatement& BindNull(int pos);
+  ScopedStatement& Bind(int pos, const std::optional<int64_t>& value);
+
+  // Steps once: true if a row is available, false when done; an error otherwise.
+  Result<bool> Step();
+  // Steps to completion, for statements that return no rows.
+  Result<void> Run();
+
+  std::string Text(int col) const;
+  int64_t Int(int col) const;
+  bool IsNull(int col) const;
+  std::optional<int64_t> OptInt(int col) const;
+
+ private:
+  sqlite3_stmt* stmt_;
+};
+
+class SqliteConnection {
+ public:
+  // Opens (creating) `path` with WAL, foreign keys, a busy timeout and synchronous=NORMAL.
+  static Result<std::unique_ptr<SqliteConnection>> Open(const std::string& path);
+  ~SqliteConnection();
+  SqliteConnection(const SqliteConnection&) = delete;
+  SqliteConnection& operator=(const SqliteConnection&) = delete;
+
+  // A cached prepared statement for `sql` (prepared once per connection).
+  Result<ScopedStatement> Prepare(const std::string& sql);
+  // Runs one or more statements without results (DDL, BEGIN, COMMIT).
+  Result<void> Exec(const std::string& sql);
+  int64_t Changes() const { return sqlite3_changes64(db_); }
+  int64_t LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
+  sqlite3* raw() const { return db_; }
+
+ private:
+  explicit SqliteConnection(sqlite3* db) : db_(db) {}
+  sqlite3* db_;
+  std::map<std::string, sqlite3_stmt*, std::less<>> cache_;
+};
+
+// Runs `body` inside BEGIN IMMEDIATE ... COMMIT, rolling back if it returns an error.
+template <typename T, typename F>
+Result<T> InTransaction(SqliteConnection& conn, F&& body) {
+  EG_TRY(conn.Exec("BEGIN IMMEDIATE"));
+  Result<T> result = body();
+  if (!result.ok()) {
+    (void)conn.Exec("ROLLBACK");
+    return result;
+  }
+  if (auto commit = conn.Exec("COMMIT"); !commit.ok()) {
+    (void)conn.Exec("ROLLBACK");
+    return std::move(commit).error();
+  }
+  return result;
+}
+
+}  // namespace eg::storage

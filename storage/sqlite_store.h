@@ -1,0 +1,76 @@
+// SqliteStore: the embedded default Store (core/ports/store.h) on one SQLite file in WAL mode.
+//
+// Holds a small pool of connections, each with its own cache of prepared statements; a call
+// borrows one connection for its single transaction. Writes take SQLite's write lock up front
+// (BEGIN IMMEDIATE) so concurrent writers queue instead of failing to upgrade. Several processes
+// (the daemon and the `enrollgate` admin command) may use the same file at once.
+//
+// Thread-safety: every method may be called from several threads at once.
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "core/ports/store.h"
+#include "core/result.h"
+#include "storage/sqlite_db.h"
+
+namespace eg::storage {
+
+struct SqliteOptions {
+  std::string path;
+  int connections = 4;
+};
+
+class SqliteStore final : public Store {
+ public:
+  // Opens (creating) the database and applies migrations.
+  static Result<std::unique_ptr<SqliteStore>> Open(const SqliteOptions& options);
+  ~SqliteStore() override;
+
+  Result<Enrollment> CreateEnrollment(const Enrollment& enrollment,
+                                      const AuditRecord& audit) override;
+  Result<Enrollment> GetEnrollment(const std::string& id) override;
+  Result<std::optional<Enrollment>> FindByRequestKey(const std::string& request_key) override;
+  Result<Enrollment> UpdateEnrollment(const Enrollment& enrollment,
+                                      const CertificateRecord* certificate,
+                                      const AuditRecord* audit) override;
+  Result<std::vector<Enrollment>> ListDue(TimePoint now, int limit) override;
+  Result<std::vector<Enrollment>> ListEnrollments(const EnrollmentFilter& filter) override;
+
+  Result<CertificateRecord> GetCertificate(const std::string& serial_hex) override;
+  Result<std::vector<CertificateRecord>> ListCertificates(const CertificateFilter& filter) override;
+  Result<void> MarkRevoked(const std::string& serial_hex, TimePoint at, int reason,
+                           const AuditRecord& audit) override;
+
+  Result<void> CreateEab(const EabCredential& credential) override;
+  Result<EabCredential> GetEab(const std::string& key_id) override;
+  Result<std::vector<EabCredential>> ListEab(const std::string& account) override;
+  Result<void> RevokeEab(const std::string& key_id, TimePoint at) override;
+  Result<void> BindEab(const std::string& key_id, const std::string& acme_account,
+                       TimePoint now) override;
+
+  Result<void> PutNonce(const std::string& nonce, TimePoint expires_at) override;
+  Result<bool> ConsumeNonce(const std::string& nonce, TimePoint now) override;
+  Result<int64_t> PurgeNonces(TimePoint now) override;
+
+  Result<void> Append(const AuditRecord& record) override;
+  Result<std::vector<AuditRecord>> ListAudit(const std::string& enrollment_id, int limit) override;
+
+ private:
+  explicit SqliteStore(std::vector<std::unique_ptr<SqliteConnection>> pool);
+
+  // Borrows a connection for the duration of `body`.
+  template <typename T>
+  Result<T> With(const std::function<Result<T>(SqliteConnection&)>& body);
+
+  std::mutex mu_;
+  std::condition_variable available_;
+  std::vector<std::unique_ptr<SqliteConnection>> idle_;
+};
+
+}  // namespace eg::storage

@@ -26,8 +26,8 @@ enum class AuthMode { kPassword, kClientCertificate, kOAuth2 };
 struct Options {
   // "https://cert-manager.com" — the client adds "/api" or, for certificate login, "/private/api".
   std::string base_url;
-  // SCM's REST enrollment endpoint API for code signing ("https://TENANT.enroll.sectigo.com/api/v1");
-  // empty: base_url + "/api/v1".
+  // SCM's REST enrollment endpoint API for code signing
+  // ("https://TENANT.enroll.sectigo.com/api/v1"); empty: base_url + "/api/v1".
   std::string code_signing_base_url;
   AuthMode auth = AuthMode::kPassword;
   std::string customer_uri;

@@ -242,7 +242,12 @@ Caller::Attempt Caller::Once(const Call& call, int attempt) {
   for (int token_try = 0; token_try < 2; ++token_try) {
     HttpRequest sent = req;
     std::string token;
+    bool token_url_known = true;
     if (call.auth == CallAuth::kBearer) {
+      std::lock_guard<std::mutex> lock(token_mu_);
+      token_url_known = !config_.oauth_token_url.empty() || !learnt_token_url_.empty();
+    }
+    if (call.auth == CallAuth::kBearer && token_url_known) {
       Result<std::string> t = BearerToken();
       if (!t.ok()) {
         Attempt a;
@@ -260,6 +265,7 @@ Caller::Attempt Caller::Once(const Call& call, int attempt) {
       a.ambiguous = failure.request_written;
       return a;
     }
+    // 401: refresh the token once (without a token URL yet, the 401 announces it).
     if (call.auth == CallAuth::kBearer && r->status == 401 && token_try == 0) {
       InvalidateToken(token, *r);
       continue;

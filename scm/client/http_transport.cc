@@ -17,6 +17,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <cctype>
+#include <cerrno>
 #include <deque>
 #include <map>
 #include <mutex>
@@ -195,6 +196,7 @@ class BeastTransport final : public HttpTransport {
       beast::get_lowest_layer(c->stream).async_connect(endpoints, std::move(handler));
     });
     if (ec) return ConnError("connect to " + Key(r), ec);
+    beast::get_lowest_layer(c->stream).socket().set_option(tcp::no_delay(true), ec);
     ec = RunStep(*c, connect_deadline, [&](auto handler) {
       c->stream.async_handshake(ssl::stream_base::client, std::move(handler));
     });

@@ -185,6 +185,14 @@ class ScmApi {
   // twice for one call, even when a reply is lost and the call is retried internally.
   virtual Result<ScmEnrollment> Enroll(const ScmEnrollRequest& request) = 0;
 
+  // The enrollment SCM made for `request` (matched on request.idempotency_token, which Enroll
+  // puts into `comments`), if any: how a submit interrupted by a crash or an outage is reconciled
+  // without enrolling twice.
+  virtual Result<std::optional<ScmEnrollment>> FindEnrollment(const ScmEnrollRequest& request) {
+    (void)request;
+    return Error(ErrorCode::kUnimplemented, "FindEnrollment is not implemented");
+  }
+
   // SSL only: `PUT /api/ssl/v1` with autoRenewDetails (Scheduled, days >= 1). Idempotent.
   virtual Result<void> SetAutoRenew(const std::string& ssl_id, int days_before_expiration) = 0;
 

@@ -1,0 +1,105 @@
+// The whole enrollgated configuration as plain structs, and loading it from JSON.
+//
+// Loading rejects unknown keys and wrong types, and every error names the key path
+// ("scm.auth.password_file: file not readable"). Relative paths in the file resolve against
+// `base_dir` (the config file's directory, or the repository root for config/embedded.json, see
+// LoadOptions). Secrets referenced by *_file keys are read at load time into the *_value fields
+// so the daemon never reads them again from a request thread. Plain values; thread-safe as values.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "config/accounts.h"
+#include "core/log.h"
+#include "core/result.h"
+
+namespace eg::config {
+
+struct ServerConfig {
+  std::string listen_host = "127.0.0.1";
+  uint16_t port = 8443;  // 0: any free port (tests); ENROLLGATE_PORT overrides
+  // Server certificate and key (PEM files). Empty in embedded mode: the daemon enrolls one for
+  // `tls_names` through SCM at first start and keeps it under state_dir.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::vector<std::string> tls_names = {"localhost", "127.0.0.1"};
+  // Where the daemon writes the CA bundle clients must trust (embedded mode); "" = STATE/ca.pem.
+  std::string ca_bundle_out;
+  int threads = 0;  // libmicrohttpd worker threads; 0 = number of cores
+  size_t max_body_bytes = 256 * 1024;
+  std::chrono::seconds drain_timeout{10};
+};
+
+struct StoreConfig {
+  std::string driver = "sqlite";  // only "sqlite" so far
+  std::string sqlite_path;        // default STATE/enrollgate.db
+  int pool_size = 4;
+};
+
+enum class ScmMode { kEmbedded, kRemote };
+enum class ScmAuthMode { kPassword, kClientCertificate, kOAuth2 };
+
+struct ScmAuthConfig {
+  ScmAuthMode mode = ScmAuthMode::kPassword;
+  std::string customer_uri;
+  std::string login;
+  std::string password_file;     // kPassword: file whose first line is the password
+  std::string client_cert_file;  // kClientCertificate
+  std::string client_key_file;
+  std::string oauth_token_url;  // kOAuth2
+  std::string oauth_client_id;
+  std::string oauth_client_secret_file;
+  // Filled by the loader from the *_file keys (never from JSON).
+  std::string password_value;
+  std::string client_cert_pem;
+  std::string client_key_pem;
+  std::string oauth_client_secret_value;
+};
+
+struct EmbeddedScmConfig {
+  std::string state_dir;    // default STATE/scm-emulator
+  std::string config_file;  // emulator fixtures; "" = built-in defaults
+  uint16_t port = 0;        // loopback port; 0 = any free
+};
+
+struct ScmConfig {
+  ScmMode mode = ScmMode::kEmbedded;
+  std::string base_url;                // kRemote: "https://cert-manager.com"
+  std::string code_signing_base_url;   // "" = base_url + "/api/v1"
+  std::string ca_bundle_file;          // "" = system store (kRemote); emulator CA (kEmbedded)
+  ScmAuthConfig auth;
+  EmbeddedScmConfig embedded;
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds request_timeout{30000};
+  int max_attempts = 6;
+  // Which SSL profile the daemon enrolls its own server certificate with (embedded mode).
+  int64_t server_cert_profile_id = 1001;
+  int64_t server_cert_org_id = 1697;
+  int server_cert_term_days = 365;
+};
+
+struct Config {
+  std::string state_dir = "var";  // everything the daemon writes, unless a path says otherwise
+  LogLevel log_level = LogLevel::kInfo;
+  ServerConfig server;
+  StoreConfig store;
+  ScmConfig scm;
+  std::vector<AccountConfig> accounts;
+  std::string source_path;  // the file it came from (for messages)
+};
+
+struct LoadOptions {
+  // Base for relative paths; "" = the directory of the config file.
+  std::string base_dir;
+  // Read the *_file secrets into the *_value fields (the daemon always does; tests of the
+  // structure alone may not).
+  bool read_secrets = true;
+};
+
+Result<Config> LoadConfigFile(const std::string& path, const LoadOptions& options = {});
+Result<Config> LoadConfigJson(std::string_view json_text, const LoadOptions& options);
+
+}  // namespace eg::config

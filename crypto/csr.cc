@@ -1,0 +1,198 @@
+// PKCS#10 requests over OpenSSL's X509_REQ.
+#include "crypto/csr.h"
+
+#include <openssl/pem.h>
+
+#include "crypto/openssl_util.h"
+#include "crypto/pem.h"
+
+namespace eg::crypto {
+
+using internal::ErrorQueueGuard;
+using internal::OpenSslInternal;
+using internal::OpenSslInvalid;
+
+Csr::~Csr() { X509_REQ_free(req_); }
+Csr::Csr(Csr&& other) noexcept : req_(other.req_) { other.req_ = nullptr; }
+Csr& Csr::operator=(Csr&& other) noexcept {
+  if (this != &other) {
+    X509_REQ_free(req_);
+    req_ = other.req_;
+    other.req_ = nullptr;
+  }
+  return *this;
+}
+
+Result<Csr> Csr::ParseDer(const Bytes& der) {
+  ErrorQueueGuard guard;
+  if (der.empty()) return InvalidArgument("CSR: empty");
+  if (der.size() > kMaxCsrDerBytes) {
+    return InvalidArgument("CSR: larger than " + std::to_string(kMaxCsrDerBytes) + " bytes");
+  }
+  const unsigned char* p = der.data();
+  X509_REQ* req = d2i_X509_REQ(nullptr, &p, static_cast<long>(der.size()));
+  if (req == nullptr) return OpenSslInvalid("CSR: not a DER PKCS#10 request");
+  Csr csr(req);
+  if (p != der.data() + der.size()) return InvalidArgument("CSR: trailing data after the request");
+  EVP_PKEY* key = X509_REQ_get0_pubkey(req);
+  if (key == nullptr) return OpenSslInvalid("CSR: public key cannot be read");
+  // Refuse keys we cannot handle before anyone relies on them.
+  EG_ASSIGN_OR_RETURN(PublicKey pub, PublicKey::FromSpkiDer(internal::ToDer(key, i2d_PUBKEY)));
+  (void)pub;
+  return csr;
+}
+
+Result<Csr> Csr::ParsePem(std::string_view pem) {
+  EG_ASSIGN_OR_RETURN(auto blocks, PemDecodeAll(pem));
+  if (blocks.empty()) return InvalidArgument("CSR: no PEM block found");
+  const PemBlock& b = blocks.front();
+  if (b.label != "CERTIFICATE REQUEST" && b.label != "NEW CERTIFICATE REQUEST") {
+    return InvalidArgument("CSR: expected \"CERTIFICATE REQUEST\", found \"" + b.label + "\"");
+  }
+  return ParseDer(b.der);
+}
+
+Result<Csr> Csr::Parse(std::string_view pem_or_der) {
+  size_t i = 0;
+  while (i < pem_or_der.size() && (pem_or_der[i] == ' ' || pem_or_der[i] == '\n' ||
+                                   pem_or_der[i] == '\r' || pem_or_der[i] == '\t')) {
+    ++i;
+  }
+  if (pem_or_der.substr(i).starts_with("-----BEGIN")) return ParsePem(pem_or_der);
+  return ParseDer(ToBytes(pem_or_der));
+}
+
+Result<void> Csr::VerifySignature() const {
+  ErrorQueueGuard guard;
+  EVP_PKEY* key = X509_REQ_get0_pubkey(req_);
+  if (key == nullptr) return OpenSslInvalid("CSR: no public key");
+  if (X509_REQ_verify(req_, key) != 1) {
+    return OpenSslInvalid("CSR: signature does not verify with the CSR's own key");
+  }
+  return Ok();
+}
+
+SubjectFields Csr::Subject() const {
+  return internal::SubjectFromName(X509_REQ_get_subject_name(req_));
+}
+
+SubjectAltNames Csr::Sans() const {
+  ErrorQueueGuard guard;
+  internal::X509ExtStackPtr exts(X509_REQ_get_extensions(req_));
+  if (!exts) return {};
+  for (int i = 0; i < sk_X509_EXTENSION_num(exts.get()); ++i) {
+    X509_EXTENSION* ext = sk_X509_EXTENSION_value(exts.get(), i);
+    if (OBJ_obj2nid(X509_EXTENSION_get_object(ext)) != NID_subject_alt_name) continue;
+    internal::GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(X509V3_EXT_d2i(ext)));
+    return internal::SansFromGeneralNames(names.get());
+  }
+  return {};
+}
+
+PublicKey Csr::Key() const {
+  Bytes spki = internal::ToDer(X509_REQ_get0_pubkey(req_), i2d_PUBKEY);
+  const unsigned char* p = spki.data();
+  EVP_PKEY* raw = d2i_PUBKEY(nullptr, &p, static_cast<long>(spki.size()));
+  ERR_clear_error();
+  return PublicKey(EvpPkeyPtr(raw));
+}
+
+KeyType Csr::Type() const { return Key().Type(); }
+
+std::string Csr::ChallengePassword() const {
+  int idx = X509_REQ_get_attr_by_NID(req_, NID_pkcs9_challengePassword, -1);
+  if (idx < 0) return {};
+  X509_ATTRIBUTE* attr = X509_REQ_get_attr(req_, idx);
+  if (attr == nullptr || X509_ATTRIBUTE_count(attr) < 1) return {};
+  ASN1_TYPE* t = X509_ATTRIBUTE_get0_type(attr, 0);
+  if (t == nullptr) return {};
+  switch (t->type) {
+    case V_ASN1_PRINTABLESTRING:
+    case V_ASN1_UTF8STRING:
+    case V_ASN1_IA5STRING:
+    case V_ASN1_T61STRING:
+    case V_ASN1_BMPSTRING:
+    case V_ASN1_UNIVERSALSTRING:
+      return internal::Asn1StringToUtf8(t->value.asn1_string);
+    default:
+      return {};
+  }
+}
+
+std::vector<Bytes> Csr::AttributeValues(std::string_view oid) const {
+  std::vector<Bytes> out;
+  auto obj = internal::ParseOid(oid);
+  if (!obj.ok()) return out;
+  int idx = -1;
+  while ((idx = X509_REQ_get_attr_by_OBJ(req_, obj.value().get(), idx)) >= 0) {
+    X509_ATTRIBUTE* attr = X509_REQ_get_attr(req_, idx);
+    for (int i = 0; attr != nullptr && i < X509_ATTRIBUTE_count(attr); ++i) {
+      ASN1_TYPE* t = X509_ATTRIBUTE_get0_type(attr, i);
+      if (t == nullptr) continue;
+      Bytes der = internal::ToDer(t, i2d_ASN1_TYPE);
+      if (!der.empty()) out.push_back(std::move(der));
+    }
+  }
+  ERR_clear_error();
+  return out;
+}
+
+Bytes Csr::Der() const { return internal::ToDer(req_, i2d_X509_REQ); }
+std::string Csr::Pem() const { return PemEncode("CERTIFICATE REQUEST", Der()); }
+
+Result<Csr> BuildCsr(const CsrRequest& request, const PrivateKey& key) {
+  ErrorQueueGuard guard;
+  internal::X509ReqPtr req(X509_REQ_new());
+  if (!req) return OpenSslInternal("X509_REQ_new");
+  if (X509_REQ_set_version(req.get(), 0) != 1) return OpenSslInternal("X509_REQ_set_version");
+  EG_ASSIGN_OR_RETURN(internal::X509NamePtr name, internal::BuildName(request.subject));
+  if (X509_REQ_set_subject_name(req.get(), name.get()) != 1) {
+    return OpenSslInternal("X509_REQ_set_subject_name");
+  }
+  if (X509_REQ_set_pubkey(req.get(), key.get()) != 1) return OpenSslInternal("set_pubkey");
+  if (!request.sans.empty()) {
+    EG_ASSIGN_OR_RETURN(internal::GeneralNamesPtr names, internal::BuildGeneralNames(request.sans));
+    internal::X509ExtStackPtr exts(sk_X509_EXTENSION_new_null());
+    X509_EXTENSION* ext = X509V3_EXT_i2d(NID_subject_alt_name, 0, names.get());
+    if (!exts || ext == nullptr || sk_X509_EXTENSION_push(exts.get(), ext) == 0) {
+      X509_EXTENSION_free(ext);
+      return OpenSslInternal("building the extension request");
+    }
+    if (X509_REQ_add_extensions(req.get(), exts.get()) != 1) {
+      return OpenSslInternal("X509_REQ_add_extensions");
+    }
+  }
+  if (!request.challenge_password.empty()) {
+    if (X509_REQ_add1_attr_by_NID(
+            req.get(), NID_pkcs9_challengePassword, MBSTRING_UTF8,
+            reinterpret_cast<const unsigned char*>(request.challenge_password.data()),
+            static_cast<int>(request.challenge_password.size())) != 1) {
+      return OpenSslInvalid("challengePassword");
+    }
+  }
+  for (const auto& [oid, value_der] : request.extra_attributes) {
+    EG_ASSIGN_OR_RETURN(internal::Asn1ObjectPtr obj, internal::ParseOid(oid));
+    const unsigned char* p = value_der.data();
+    internal::Asn1TypePtr value(d2i_ASN1_TYPE(nullptr, &p, static_cast<long>(value_der.size())));
+    if (!value) return OpenSslInvalid("attribute " + oid + ": value is not DER");
+    internal::X509AttrPtr attr(X509_ATTRIBUTE_new());
+    if (!attr || X509_ATTRIBUTE_set1_object(attr.get(), obj.get()) != 1) {
+      return OpenSslInternal("X509_ATTRIBUTE");
+    }
+    // set1_data with the ASN1_TYPE's own type copies the value.
+    int type = value->type;
+    const void* data = (type == V_ASN1_SEQUENCE || type == V_ASN1_SET)
+                           ? static_cast<const void*>(value->value.sequence)
+                           : static_cast<const void*>(value->value.asn1_string);
+    if (type == V_ASN1_OBJECT) data = value->value.object;
+    if (X509_ATTRIBUTE_set1_data(attr.get(), type, data, -1) != 1 ||
+        X509_REQ_add1_attr(req.get(), attr.get()) != 1) {
+      return OpenSslInternal("adding attribute " + oid);
+    }
+  }
+  const EVP_MD* md = EVP_PKEY_is_a(key.get(), "ED25519") ? nullptr : EVP_sha256();
+  if (X509_REQ_sign(req.get(), key.get(), md) <= 0) return OpenSslInternal("signing the CSR");
+  return Csr::ParseDer(internal::ToDer(req.get(), i2d_X509_REQ));
+}
+
+}  // namespace eg::crypto

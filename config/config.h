@@ -2,9 +2,11 @@
 //
 // Loading rejects unknown keys and wrong types, and every error names the key path
 // ("scm.auth.password_file: file not readable"). Relative paths in the file resolve against
-// `base_dir` (the config file's directory, or the repository root for config/embedded.json, see
-// LoadOptions). Secrets referenced by *_file keys are read at load time into the *_value fields
-// so the daemon never reads them again from a request thread. Plain values; thread-safe as values.
+// LoadOptions::base_dir, or else the config file's directory (config/embedded.json says
+// "state_dir": "../var", i.e. the repository's var/); after loading every path is absolute.
+// Secrets referenced by *_file keys are read at load time into the *_value fields so the daemon
+// never reads them again from a request thread. Keys and rules: docs/configuration.md. Loading
+// never throws. Plain values; thread-safe as values.
 #pragma once
 
 #include <chrono>
@@ -26,7 +28,8 @@ struct ServerConfig {
   std::string tls_cert_file;
   std::string tls_key_file;
   std::vector<std::string> tls_names = {"localhost", "127.0.0.1"};
-  // Where the daemon writes the CA bundle clients must trust (embedded mode); "" = STATE/ca.pem.
+  // Where the daemon writes the CA bundle clients must trust (embedded mode);
+  // "" = STATE/ca-bundle.pem.
   std::string ca_bundle_out;
   int threads = 0;  // libmicrohttpd worker threads; 0 = number of cores
   size_t max_body_bytes = 256 * 1024;
@@ -67,9 +70,10 @@ struct EmbeddedScmConfig {
 
 struct ScmConfig {
   ScmMode mode = ScmMode::kEmbedded;
-  std::string base_url;                // kRemote: "https://cert-manager.com"
-  std::string code_signing_base_url;   // "" = base_url + "/api/v1"
-  std::string ca_bundle_file;          // "" = system store (kRemote); emulator CA (kEmbedded)
+  std::string base_url;               // kRemote: "https://cert-manager.com"
+  std::string code_signing_base_url;  // "" = base_url + "/api/v1"
+  std::string ca_bundle_file;         // "" = system store (kRemote); emulator CA (kEmbedded)
+  std::string ca_bundle_pem;  // filled by the loader from ca_bundle_file (kRemote, read_secrets)
   ScmAuthConfig auth;
   EmbeddedScmConfig embedded;
   std::chrono::milliseconds connect_timeout{5000};
@@ -89,6 +93,9 @@ struct Config {
   ScmConfig scm;
   std::vector<AccountConfig> accounts;
   std::string source_path;  // the file it came from (for messages)
+  // Problems worth logging that do not stop loading ("scm.auth.password_file: readable by group
+  // or others"), each beginning with its key path. Filled by the loader; the daemon logs them.
+  std::vector<std::string> warnings;
 };
 
 struct LoadOptions {

@@ -9,17 +9,17 @@ namespace eg::crypto {
 // The subject fields enrollgate cares about; empty when absent. Multi-valued attributes keep the
 // first value.
 struct SubjectFields {
-  std::string common_name;        // CN
-  std::string given_name;         // GN
-  std::string surname;            // SN
-  std::string email;              // emailAddress
-  std::string organization;       // O
+  std::string common_name;          // CN
+  std::string given_name;           // GN
+  std::string surname;              // SN
+  std::string email;                // emailAddress
+  std::string organization;         // O
   std::string organizational_unit;  // OU
-  std::string country;            // C
-  std::string state;              // ST
-  std::string locality;           // L
-  std::string serial_number;      // serialNumber
-  std::string one_line;           // RFC 2253 form, e.g. "CN=a,O=b"
+  std::string country;              // C
+  std::string state;                // ST
+  std::string locality;             // L
+  std::string serial_number;        // serialNumber
+  std::string one_line;             // RFC 2253 form, e.g. "CN=a,O=b"
   bool operator==(const SubjectFields&) const = default;
 };
 

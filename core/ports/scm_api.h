@@ -188,10 +188,7 @@ class ScmApi {
   // The enrollment SCM made for `request` (matched on request.idempotency_token, which Enroll
   // puts into `comments`), if any: how a submit interrupted by a crash or an outage is reconciled
   // without enrolling twice.
-  virtual Result<std::optional<ScmEnrollment>> FindEnrollment(const ScmEnrollRequest& request) {
-    (void)request;
-    return Error(ErrorCode::kUnimplemented, "FindEnrollment is not implemented");
-  }
+  virtual Result<std::optional<ScmEnrollment>> FindEnrollment(const ScmEnrollRequest& request) = 0;
 
   // SSL only: `PUT /api/ssl/v1` with autoRenewDetails (Scheduled, days >= 1). Idempotent.
   virtual Result<void> SetAutoRenew(const std::string& ssl_id, int days_before_expiration) = 0;

@@ -141,6 +141,14 @@ class ScmClientImpl final : public ScmApi {
     return Guard<ScmEnrollment>(OpName("enroll", request.type),
                                 [&] { return EnrollImpl(request); });
   }
+  Result<std::optional<ScmEnrollment>> FindEnrollment(const ScmEnrollRequest& request) override {
+    if (request.idempotency_token.empty()) {
+      return InvalidArgument("SCM find enrollment: the request carries no idempotency token");
+    }
+    return Guard<std::optional<ScmEnrollment>>(OpName("find enrollment", request.type), [&] {
+      return FindByToken(request, request.idempotency_token);
+    });
+  }
   Result<void> SetAutoRenew(const std::string& ssl_id, int days) override {
     return Guard<void>("set auto-renew (ssl)", [&] { return SetAutoRenewImpl(ssl_id, days); });
   }

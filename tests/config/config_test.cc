@@ -223,6 +223,12 @@ TEST(ConfigPathsTest, FileRelativePathsResolveAgainstItsDirectoryUnlessBaseDirGi
   EXPECT_EQ(other->state_dir, "/elsewhere/st");
 }
 
+TEST(ConfigPathsTest, JsonWithoutBaseDirResolvesAgainstTheCurrentDirectory) {
+  auto r = LoadConfigJson(R"({"state_dir": "st"})", NoSecrets(""));
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->state_dir, (fs::current_path() / "st").lexically_normal().string());
+}
+
 TEST(ConfigPathsTest, MissingConfigFile) {
   ExpectError(LoadConfigFile("/nonexistent/eg.json"),
               "config file: file not readable (/nonexistent/eg.json: No such file or directory)");

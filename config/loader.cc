@@ -854,7 +854,7 @@ class Loader {
       }
       try {
         std::regex re(s.client_cert_subject_pattern, std::regex::ECMAScript);
-      } catch (const std::regex_error& e) {
+      } catch (const std::exception& e) {  // std::regex_error, or bad_alloc on a huge one
         return er.ErrorAt("client_cert_subject_pattern",
                           std::string("not a valid regular expression (") + e.what() + ")");
       }

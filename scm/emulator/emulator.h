@@ -18,13 +18,13 @@ namespace eg::scm_emulator {
 
 // Faults and timing, for tests. All off by default.
 struct Switches {
-  std::chrono::milliseconds latency{0};  // added to every answer
-  double fail_rate = 0.0;                // share of requests answered 500/503 before processing
-  double drop_rate = 0.0;                // share of connections dropped (some after processing)
-  int64_t outage_until_unix = 0;         // every request answers 503 until this time
+  std::chrono::milliseconds latency{0};    // added to every answer
+  double fail_rate = 0.0;                  // share of requests answered 500/503 before processing
+  double drop_rate = 0.0;                  // share of connections dropped (some after processing)
+  int64_t outage_until_unix = 0;           // every request answers 503 until this time
   std::chrono::seconds issuance_delay{0};  // Applied -> Issued after this long
-  int pending_code = 0;                  // SSL collect-before-ready code: 0, -1400, -109, -183
-  int issued_collect_pending_polls = 0;  // "Issued" but collect still pending for N polls
+  int pending_code = 0;                    // SSL collect-before-ready code: 0, -1400, -109, -183
+  int issued_collect_pending_polls = 0;    // "Issued" but collect still pending for N polls
 };
 
 struct Options {

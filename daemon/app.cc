@@ -1,0 +1,249 @@
+#include "daemon/app.h"
+
+#include <filesystem>
+#include <thread>
+
+#include "crypto/x509.h"
+#include "daemon/server_cert.h"
+#include "scm/client/scm_client.h"
+#ifdef EG_HAVE_SCM_EMULATOR
+#include "scm/emulator/emulator.h"
+#endif
+
+namespace eg::daemon {
+namespace fs = std::filesystem;
+
+namespace {
+
+// The embedded emulator's default administrator (docs/scm-provisional.md).
+constexpr char kEmbeddedLogin[] = "admin";
+constexpr char kEmbeddedPassword[] = "admin";
+constexpr char kEmbeddedCustomerUri[] = "demo";
+
+std::string Terminated(std::string pem) {
+  if (!pem.empty() && pem.back() != '\n') pem.push_back('\n');
+  return pem;
+}
+
+std::string OrDefault(const std::string& value, const std::string& state_dir, const char* leaf) {
+  return value.empty() ? (fs::path(state_dir) / leaf).string() : value;
+}
+
+Result<void> MakeDirectory(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return Unavailable("cannot create directory " + dir + ": " + ec.message());
+  return Ok();
+}
+
+}  // namespace
+
+#ifndef EG_HAVE_SCM_EMULATOR
+// Without the emulator library the type stays incomplete; give unique_ptr a deleter body.
+}  // namespace eg::daemon
+namespace eg::scm_emulator {
+class Emulator {
+ public:
+  virtual ~Emulator() = default;
+};
+}  // namespace eg::scm_emulator
+namespace eg::daemon {
+#endif
+
+App::App(const config::Config& config, Logger& logger, Clock& clock)
+    : config_(config), logger_(logger), clock_(clock) {}
+
+App::~App() { Shutdown(); }
+
+Result<std::unique_ptr<App>> App::Start(const config::Config& config, Logger& logger, Clock& clock,
+                                        const StopSignal& stop) {
+  std::unique_ptr<App> app(new App(config, logger, clock));
+  Result<void> started = app->StartAll(stop);
+  if (!started.ok()) {
+    app->Shutdown();
+    return started.error();
+  }
+  return app;
+}
+
+Result<void> App::StartAll(const StopSignal& stop) {
+  const std::string& state = config_.state_dir;
+  EG_TRY(MakeDirectory(state));
+
+  // Store: opening applies the migrations.
+  storage::SqliteOptions store_options;
+  store_options.path = OrDefault(config_.store.sqlite_path, state, "enrollgate.db");
+  store_options.connections = config_.store.pool_size > 0 ? config_.store.pool_size : 4;
+  Result<std::unique_ptr<storage::SqliteStore>> store = storage::SqliteStore::Open(store_options);
+  if (!store.ok()) return store.error().WithContext("store " + store_options.path);
+  store_ = std::move(store).value();
+  logger_.Info("store opened", {{"path", store_options.path}});
+
+  if (config_.scm.mode == config::ScmMode::kEmbedded) {
+#ifdef EG_HAVE_SCM_EMULATOR
+    scm_emulator::Options emu;
+    emu.listen_host = "127.0.0.1";
+    emu.port = config_.scm.embedded.port;
+    emu.state_dir = OrDefault(config_.scm.embedded.state_dir, state, "scm-emulator");
+    emu.config_file = config_.scm.embedded.config_file;
+    Result<std::unique_ptr<scm_emulator::Emulator>> started =
+        scm_emulator::Emulator::Start(emu, logger_);
+    if (!started.ok()) return started.error().WithContext("embedded SCM emulator");
+    emulator_ = std::move(started).value();
+    scm_ca_pem_ = emulator_->ca_pem();
+    logger_.Info("embedded SCM emulator started",
+                 {{"url", emulator_->base_url()}, {"state_dir", emu.state_dir}});
+#else
+    return Error(ErrorCode::kUnimplemented,
+                 "scm.mode embedded: this build has no SCM emulator (scm/emulator)");
+#endif
+  }
+  EG_ASSIGN_OR_RETURN(scm_, CreateScm());
+
+  // Server certificate.
+  ServerCredentials creds;
+  if (!config_.server.tls_cert_file.empty()) {
+    EG_ASSIGN_OR_RETURN(
+        creds, LoadServerCredentials(config_.server.tls_cert_file, config_.server.tls_key_file));
+  } else {
+    ServerCertOptions options;
+    options.dir = (fs::path(state) / "server").string();
+    options.names = config_.server.tls_names;
+    options.profile_id = config_.scm.server_cert_profile_id;
+    options.org_id = config_.scm.server_cert_org_id;
+    options.term_days = config_.scm.server_cert_term_days;
+    if (!scm_ca_pem_.empty()) options.anchor_pems.push_back(scm_ca_pem_);
+    EG_ASSIGN_OR_RETURN(creds, EnsureServerCertificate(options, *scm_, clock_, logger_, stop));
+  }
+  server_fingerprint_ = creds.fingerprint_sha256;
+  EG_TRY(WriteCaBundle(creds.issuer_pems, creds.cert_chain_pem));
+
+  // Routes.
+  health_ = std::make_unique<HealthHandler>(*store_, logger_);
+  router_.AddSync("GET", "/health",
+                  [health = health_.get()](const http::Request& r) { return health->Handle(r); });
+
+  HttpServerOptions server_options;
+  server_options.host = config_.server.listen_host;
+  server_options.port = config_.server.port;
+  server_options.cert_chain_pem = creds.cert_chain_pem;
+  server_options.key_pem = creds.key_pem;
+  int threads = config_.server.threads;
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  server_options.threads = threads;
+  server_options.max_body_bytes = config_.server.max_body_bytes;
+  Result<std::unique_ptr<HttpServer>> server = HttpServer::Start(server_options, router_, logger_);
+  if (!server.ok()) return server.error();
+  server_ = std::move(server).value();
+  return Ok();
+}
+
+Result<std::unique_ptr<ScmApi>> App::CreateScm() {
+  const config::ScmConfig& scm = config_.scm;
+  scm_client::Options options;
+  options.connect_timeout = scm.connect_timeout;
+  options.request_timeout = scm.request_timeout;
+  options.max_attempts = scm.max_attempts;
+  if (scm.mode == config::ScmMode::kEmbedded) {
+#ifdef EG_HAVE_SCM_EMULATOR
+    options.base_url = emulator_->base_url();
+#endif
+    options.ca_bundle_pem = scm_ca_pem_;
+    options.auth = scm_client::AuthMode::kPassword;
+    options.customer_uri = kEmbeddedCustomerUri;
+    options.login = kEmbeddedLogin;
+    options.password = kEmbeddedPassword;
+  } else {
+    options.base_url = scm.base_url;
+    options.code_signing_base_url = scm.code_signing_base_url;
+    if (!scm.ca_bundle_file.empty()) {
+      Result<std::string> bundle = ReadFile(scm.ca_bundle_file);
+      if (!bundle.ok()) return bundle.error().WithContext("scm.ca_bundle_file");
+      options.ca_bundle_pem = std::move(bundle).value();
+    }
+    options.customer_uri = scm.auth.customer_uri;
+    options.login = scm.auth.login;
+    switch (scm.auth.mode) {
+      case config::ScmAuthMode::kPassword:
+        options.auth = scm_client::AuthMode::kPassword;
+        options.password = scm.auth.password_value;
+        break;
+      case config::ScmAuthMode::kClientCertificate:
+        options.auth = scm_client::AuthMode::kClientCertificate;
+        options.client_cert_pem = scm.auth.client_cert_pem;
+        options.client_key_pem = scm.auth.client_key_pem;
+        break;
+      case config::ScmAuthMode::kOAuth2:
+        options.auth = scm_client::AuthMode::kOAuth2;
+        options.oauth_token_url = scm.auth.oauth_token_url;
+        options.oauth_client_id = scm.auth.oauth_client_id;
+        options.oauth_client_secret = scm.auth.oauth_client_secret_value;
+        break;
+    }
+  }
+  Result<std::unique_ptr<ScmApi>> client = scm_client::CreateScmClient(options, logger_, clock_);
+  if (!client.ok()) return client.error().WithContext("SCM client");
+  return client;
+}
+
+Result<void> App::WriteCaBundle(const std::vector<std::string>& issuer_pems,
+                                const std::string& leaf_chain_pem) {
+  // The SCM CA first, then the issuers of our chain not already in it.
+  std::vector<crypto::Certificate> certs;
+  auto add = [&](const std::string& pem) -> Result<void> {
+    EG_ASSIGN_OR_RETURN(std::vector<crypto::Certificate> parsed,
+                        crypto::Certificate::ParsePemChain(pem));
+    for (crypto::Certificate& c : parsed) {
+      bool seen = false;
+      for (const crypto::Certificate& have : certs) {
+        seen = seen || have.FingerprintSha256() == c.FingerprintSha256();
+      }
+      if (!seen) certs.push_back(std::move(c));
+    }
+    return Ok();
+  };
+  if (!scm_ca_pem_.empty()) EG_TRY(add(scm_ca_pem_));
+  for (const std::string& pem : issuer_pems) EG_TRY(add(pem));
+  // A configured certificate without issuers: trust it directly.
+  if (certs.empty()) EG_TRY(add(leaf_chain_pem));
+  std::string bundle;
+  for (const crypto::Certificate& c : certs) bundle += Terminated(c.Pem());
+
+  std::string path = OrDefault(config_.server.ca_bundle_out, config_.state_dir, "ca-bundle.pem");
+  std::error_code ec;
+  fs::path absolute = fs::absolute(path, ec).lexically_normal();
+  if (ec) return Unavailable("server.ca_bundle_out: " + ec.message());
+  if (absolute.has_parent_path()) EG_TRY(MakeDirectory(absolute.parent_path().string()));
+  EG_TRY(WriteFileAtomic(absolute.string(), bundle, 0644));
+  ca_bundle_path_ = absolute.string();
+  logger_.Info("CA bundle written", {{"path", ca_bundle_path_}, {"certificates", certs.size()}});
+  return Ok();
+}
+
+std::string App::url() const {
+  std::string host = config_.server.listen_host;
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  uint16_t port = server_ != nullptr ? server_->port() : config_.server.port;
+  return "https://" + host + ":" + std::to_string(port);
+}
+
+void App::Reload() { logger_.Warn("SIGHUP: reload not implemented yet"); }
+
+bool App::Shutdown() {
+  if (shut_down_) return true;
+  shut_down_ = true;
+  bool drained = true;
+  if (server_ != nullptr) {
+    drained = server_->Drain(std::chrono::steady_clock::now() + config_.server.drain_timeout);
+    server_.reset();
+  }
+#ifdef EG_HAVE_SCM_EMULATOR
+  if (emulator_ != nullptr) {
+    emulator_->Stop();
+    logger_.Info("embedded SCM emulator stopped");
+  }
+#endif
+  return drained;
+}
+
+}  // namespace eg::daemon

@@ -1,0 +1,75 @@
+// App: the composition root of enrollgated. Builds every object from the Config, in order —
+// state directory, SQLite store (migrations run), the embedded SCM emulator (embedded mode), the
+// SCM client, the server certificate (configured, kept, or enrolled through SCM), the CA bundle
+// for clients, the router and the HTTPS server — and tears them down in reverse.
+//
+// Owns everything it builds; borrows the Logger, the Clock and the StopSignal (they outlive it).
+// Thread-safety: Start, Shutdown and the destructor from one thread; the accessors from any.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "config/config.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "core/ports/scm_api.h"
+#include "core/result.h"
+#include "daemon/health.h"
+#include "daemon/http_server.h"
+#include "daemon/stop_signal.h"
+#include "protocols/http/router.h"
+#include "storage/sqlite_store.h"
+
+namespace eg::scm_emulator {
+class Emulator;
+}
+
+namespace eg::daemon {
+
+class App {
+ public:
+  // Starts everything. `stop` cuts short a start that waits on SCM (the result is then an error).
+  static Result<std::unique_ptr<App>> Start(const config::Config& config, Logger& logger,
+                                            Clock& clock, const StopSignal& stop);
+  ~App();
+  App(const App&) = delete;
+  App& operator=(const App&) = delete;
+
+  // "https://HOST:PORT" with the port actually bound.
+  std::string url() const;
+  // Absolute path of the PEM bundle clients should trust.
+  const std::string& ca_bundle_path() const { return ca_bundle_path_; }
+  const std::string& server_fingerprint() const { return server_fingerprint_; }
+
+  // SIGHUP. Not implemented yet: logs so.
+  void Reload();
+  // Stops accepting, drains requests in flight (server.drain_timeout_s), stops the emulator.
+  // Returns true if every request finished in time. Idempotent.
+  bool Shutdown();
+
+ private:
+  App(const config::Config& config, Logger& logger, Clock& clock);
+  Result<void> StartAll(const StopSignal& stop);
+  Result<std::unique_ptr<ScmApi>> CreateScm();
+  Result<void> WriteCaBundle(const std::vector<std::string>& issuer_pems,
+                             const std::string& leaf_chain_pem);
+
+  config::Config config_;
+  Logger& logger_;
+  Clock& clock_;
+  std::string ca_bundle_path_;
+  std::string server_fingerprint_;
+  std::string scm_ca_pem_;  // embedded: the emulator CA
+
+  // Declaration order is construction order; destruction runs in reverse (server first).
+  std::unique_ptr<storage::SqliteStore> store_;
+  std::unique_ptr<scm_emulator::Emulator> emulator_;
+  std::unique_ptr<ScmApi> scm_;
+  std::unique_ptr<HealthHandler> health_;
+  http::Router router_;
+  std::unique_ptr<HttpServer> server_;
+  bool shut_down_ = false;
+};
+
+}  // namespace eg::daemon

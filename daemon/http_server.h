@@ -1,0 +1,97 @@
+// HttpServer: the libmicrohttpd + GnuTLS adapter. Serves HTTPS from an internal epoll thread pool,
+// turns each request into a transport-neutral protocols/http Request, hands it to a Router and
+// sends back the Response the handler gives through its Responder, now or later (a handler that
+// answers later has its connection suspended until then).
+//
+// Input limits come first: a body over `max_body_bytes` is answered 413 without reaching a
+// handler (at once when Content-Length says so, else once the oversized body has been read and
+// discarded). Idle connections time out after `connection_timeout`.
+//
+// Ownership: the server borrows the Router and the Logger (both must outlive it) and owns the
+// libmicrohttpd daemon. Thread-safety: handlers run on the pool's threads, several at once;
+// port() may be called from any thread; Drain() from one thread, once (the destructor drains
+// with no grace period if Drain() was not called).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_set>
+
+#include "core/log.h"
+#include "core/result.h"
+#include "protocols/http/limits.h"
+#include "protocols/http/router.h"
+
+struct MHD_Daemon;
+struct MHD_Connection;
+
+namespace eg::daemon {
+
+// Whether TLS asks clients for a certificate (EST client-certificate auth, a later issue). Only
+// kNone is implemented; the seam is here so the daemon's wiring does not change when it lands:
+// kRequest will pass the trust anchors with MHD_OPTION_HTTPS_MEM_TRUST and fill
+// ClientIdentity::peer_chain_der (the adapter already reads the peer chain when one is sent).
+enum class ClientCertMode { kNone, kRequest };
+
+struct HttpServerOptions {
+  std::string host = "127.0.0.1";  // numeric address or resolvable name
+  uint16_t port = 0;               // 0: any free port; read it back with port()
+  std::string cert_chain_pem;      // server certificate, then its issuers
+  std::string key_pem;             // its private key
+  int threads = 2;                 // worker threads in libmicrohttpd's pool (>= 1)
+  size_t max_body_bytes = http::kDefaultMaxBodyBytes;
+  std::chrono::seconds connection_timeout{30};
+  ClientCertMode client_certificates = ClientCertMode::kNone;
+  std::string client_ca_pem;  // kRequest only (not yet)
+};
+
+class HttpServer {
+ public:
+  static Result<std::unique_ptr<HttpServer>> Start(const HttpServerOptions& options,
+                                                   const http::Router& router, Logger& logger);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  uint16_t port() const { return port_; }
+
+  // Stops accepting connections, lets in-flight requests finish until `deadline` (requests still
+  // waiting for an asynchronous handler then are answered 503), and stops the daemon. Returns
+  // true if every request finished before the deadline.
+  bool Drain(std::chrono::steady_clock::time_point deadline);
+
+ private:
+  struct Exchange;
+  struct RequestContext;
+
+  HttpServer(const HttpServerOptions& options, const http::Router& router, Logger& logger);
+
+  struct Callbacks;  // libmicrohttpd trampolines (http_server.cc)
+
+  bool Access(MHD_Connection* connection, const char* url, const char* method,
+              const char* upload_data, size_t* upload_data_size, void** con_cls);
+  RequestContext* BeginRequest(MHD_Connection* connection, const char* url, const char* method);
+  void FillRequest(MHD_Connection* connection, RequestContext& ctx);
+  // Sends `response` (called on the connection's thread, inside Access).
+  bool Queue(MHD_Connection* connection, RequestContext& ctx, const http::Response& response);
+  void Completed(RequestContext* ctx);
+
+  HttpServerOptions options_;
+  const http::Router& router_;
+  Logger& logger_;
+  MHD_Daemon* daemon_ = nullptr;
+  uint16_t port_ = 0;
+  int quiesced_socket_ = -1;
+
+  std::mutex mu_;
+  std::condition_variable idle_;
+  std::unordered_set<RequestContext*> live_;  // guarded by mu_
+  bool draining_ = false;                     // guarded by mu_
+  bool stopped_ = false;                      // guarded by mu_
+};
+
+}  // namespace eg::daemon

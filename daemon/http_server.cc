@@ -330,7 +330,17 @@ bool HttpServer::Drain(std::chrono::steady_clock::time_point deadline) {
     quiesced_socket_ = -1;
   }
   {
+    // libmicrohttpd reports every request it finishes, so nothing should be left; if something
+    // is, make sure a late Responder can never touch its (gone) connection.
     std::lock_guard<std::mutex> lock(mu_);
+    for (RequestContext* ctx : live_) {
+      {
+        std::lock_guard<std::mutex> ex_lock(ctx->exchange->mu);
+        ctx->exchange->closed = true;
+      }
+      delete ctx;
+    }
+    live_.clear();
     stopped_ = true;
   }
   logger_.Info("https server stopped", {{"drained", drained}});

@@ -194,6 +194,20 @@ TEST_F(DaemonTest, BadPortEnvironmentIsAUsageError) {
   EXPECT_NE(r.output.find("ENROLLGATE_PORT"), std::string::npos) << r.output;
 }
 
+TEST_F(DaemonTest, FailedStartExitsOneWithTheReason) {
+  // SCM refuses a name outside the emulator's delegated domains.
+  std::string refused = dir_.path() + "/refused.json";
+  WriteTextFile(refused, R"({
+  "state_dir": ")" + state_ + R"(",
+  "server": { "port": 0, "tls_names": ["www.not-delegated.invalid"] },
+  "scm": { "mode": "embedded" }
+})");
+  auto r = RunProgram({kBinary, "--config", refused});
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_NE(r.output.find("start-up failed"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("listening on"), std::string::npos) << r.output;
+}
+
 TEST_F(DaemonTest, StartsServesHealthAndStopsOnSigterm) {
   Daemon d = Start();
   ASSERT_NE(d.port, 0);

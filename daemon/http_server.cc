@@ -193,6 +193,9 @@ bool HttpServer::Access(MHD_Connection* connection, const char* url, const char*
     // First call: headers are in. Refuse an announced oversized body before reading it.
     ctx = BeginRequest(connection, url, method);
     *con_cls = ctx;
+    if (std::strlen(url) > http::kMaxTargetBytes) {
+      return Queue(connection, *ctx, http::Response::Status(414));
+    }
     const char* length =
         MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (length != nullptr) {

@@ -208,6 +208,33 @@ TEST_F(DaemonTest, FailedStartExitsOneWithTheReason) {
   EXPECT_EQ(r.output.find("listening on"), std::string::npos) << r.output;
 }
 
+TEST_F(DaemonTest, SigtermDuringStartUpStopsAtOnce) {
+  // Profile 1002 needs approval, so collecting the server certificate stays pending: the daemon
+  // is inside its 60 s collect wait when the signal comes.
+  std::string approval = dir_.path() + "/approval.json";
+  WriteTextFile(approval, R"({
+  "state_dir": ")" + state_ + R"(",
+  "log_level": "info",
+  "server": { "port": 0 },
+  "scm": { "mode": "embedded", "server_cert_profile_id": 1002 }
+})");
+  Subprocess p({kBinary, "--config", approval}, {}, Subprocess::kPipe);
+  ASSERT_TRUE(p.started());
+  bool pending = false;
+  while (!pending) {
+    std::optional<std::string> line = p.ReadErrorLine(kStartDeadline);
+    ASSERT_TRUE(line.has_value()) << "no 'server certificate pending' log line";
+    pending = line->find("server certificate pending") != std::string::npos;
+  }
+  auto signalled = std::chrono::steady_clock::now();
+  p.Signal(SIGTERM);
+  std::optional<int> status = p.Wait(kStopDeadline);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(*status, 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - signalled, std::chrono::seconds(10));
+  EXPECT_FALSE(p.ReadLine(std::chrono::seconds(5)).has_value());  // never said "listening"
+}
+
 TEST_F(DaemonTest, StartsServesHealthAndStopsOnSigterm) {
   Daemon d = Start();
   ASSERT_NE(d.port, 0);

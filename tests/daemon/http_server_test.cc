@@ -138,6 +138,25 @@ TEST_F(HttpServerTest, ServesRoutesOverVerifiedTls) {
   EXPECT_EQ(Curl("/header", {"-H", "X-Test: yes"}).body, "yes");
 }
 
+TEST_F(HttpServerTest, ManyConcurrentRequests) {
+  StartServer();
+  std::vector<std::string> argv = {
+      "/usr/bin/curl",  "-sS",        "--max-time",     "60", "--cacert",
+      ca_file_,         "--parallel", "--parallel-max", "16", "-w",
+      "%{http_code}\\n"};
+  constexpr int kRequests = 64;
+  for (int i = 0; i < kRequests; ++i) {
+    argv.insert(argv.end(), {"-o", "/dev/null", Url("/hello?name=" + std::to_string(i))});
+  }
+  auto result = RunProgram(argv, {}, /*merge_stderr=*/false);
+  EXPECT_EQ(result.status, 0);
+  int ok = 0;
+  for (size_t pos = 0; (pos = result.output.find("200\n", pos)) != std::string::npos; pos += 4) {
+    ++ok;
+  }
+  EXPECT_EQ(ok, kRequests) << result.output;
+}
+
 TEST_F(HttpServerTest, NotFoundAndMethodNotAllowed) {
   StartServer();
   EXPECT_EQ(Curl("/nope").http_code, 404);

@@ -31,13 +31,24 @@ Subprocess::Subprocess(std::vector<std::string> argv,
                        std::vector<std::pair<std::string, std::string>> env,
                        std::string stderr_path) {
   int out[2];
+  int err[2] = {-1, -1};
+  const bool pipe_err = stderr_path == kPipe;
   if (pipe2(out, O_CLOEXEC) != 0) return;
+  if (pipe_err && pipe2(err, O_CLOEXEC) != 0) {
+    close(out[0]);
+    close(out[1]);
+    return;
+  }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO,
-                                   stderr_path.empty() ? "/dev/null" : stderr_path.c_str(),
-                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (pipe_err) {
+    posix_spawn_file_actions_adddup2(&actions, err[1], STDERR_FILENO);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO,
+                                     stderr_path.empty() ? "/dev/null" : stderr_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  }
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
 
   std::vector<std::string> env_strings;
@@ -68,12 +79,15 @@ Subprocess::Subprocess(std::vector<std::string> argv,
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   close(out[1]);
+  if (pipe_err) close(err[1]);
   if (rc != 0) {
     close(out[0]);
+    if (pipe_err) close(err[0]);
     return;
   }
   pid_ = pid;
-  out_fd_ = out[0];
+  out_.fd = out[0];
+  err_.fd = err[0];
   pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid_, 0));
 }
 
@@ -84,43 +98,53 @@ Subprocess::~Subprocess() {
     waitpid(pid_, &status, 0);
   }
   if (pidfd_ >= 0) close(pidfd_);
-  if (out_fd_ >= 0) close(out_fd_);
+  if (out_.fd >= 0) close(out_.fd);
+  if (err_.fd >= 0) close(err_.fd);
 }
 
-bool Subprocess::Fill(std::chrono::steady_clock::time_point deadline) {
-  if (eof_ || out_fd_ < 0) return false;
-  pollfd p{out_fd_, POLLIN, 0};
+bool Subprocess::Fill(Stream& stream, std::chrono::steady_clock::time_point deadline) {
+  if (stream.eof || stream.fd < 0) return false;
+  pollfd p{stream.fd, POLLIN, 0};
   int ready = poll(&p, 1, PollTimeoutMs(deadline));
   if (ready <= 0) return false;
   char buf[4096];
-  ssize_t n = read(out_fd_, buf, sizeof buf);
+  ssize_t n = read(stream.fd, buf, sizeof buf);
   if (n <= 0) {
-    eof_ = true;
+    stream.eof = true;
     return false;
   }
-  buffer_.append(buf, static_cast<size_t>(n));
+  stream.buffer.append(buf, static_cast<size_t>(n));
   return true;
 }
 
-std::optional<std::string> Subprocess::ReadLine(std::chrono::steady_clock::duration timeout) {
+std::optional<std::string> Subprocess::ReadLineFrom(Stream& stream,
+                                                    std::chrono::steady_clock::duration timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
-    size_t nl = buffer_.find('\n');
+    size_t nl = stream.buffer.find('\n');
     if (nl != std::string::npos) {
-      std::string line = buffer_.substr(0, nl);
-      buffer_.erase(0, nl + 1);
+      std::string line = stream.buffer.substr(0, nl);
+      stream.buffer.erase(0, nl + 1);
       return line;
     }
-    if (!Fill(deadline)) return std::nullopt;
+    if (!Fill(stream, deadline)) return std::nullopt;
   }
+}
+
+std::optional<std::string> Subprocess::ReadLine(std::chrono::steady_clock::duration timeout) {
+  return ReadLineFrom(out_, timeout);
+}
+
+std::optional<std::string> Subprocess::ReadErrorLine(std::chrono::steady_clock::duration timeout) {
+  return ReadLineFrom(err_, timeout);
 }
 
 std::string Subprocess::ReadAll(std::chrono::steady_clock::duration timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (Fill(deadline)) {
+  while (Fill(out_, deadline)) {
   }
-  std::string all = std::move(buffer_);
-  buffer_.clear();
+  std::string all = std::move(out_.buffer);
+  out_.buffer.clear();
   return all;
 }
 

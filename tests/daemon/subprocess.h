@@ -16,8 +16,11 @@ namespace eg::testing {
 
 class Subprocess {
  public:
+  // Pass as `stderr_path` to read stderr with ReadErrorLine() instead of writing it to a file.
+  static constexpr const char* kPipe = "|";
+
   // Starts argv[0] (a path) with the parent's environment plus `env`; stderr goes to
-  // `stderr_path` ("" = /dev/null).
+  // `stderr_path` ("" = /dev/null, kPipe = a pipe).
   Subprocess(std::vector<std::string> argv, std::vector<std::pair<std::string, std::string>> env,
              std::string stderr_path = "");
   ~Subprocess();
@@ -29,6 +32,8 @@ class Subprocess {
 
   // The next stdout line (without '\n'), or nullopt at EOF or when the deadline passes.
   std::optional<std::string> ReadLine(std::chrono::steady_clock::duration timeout);
+  // The next stderr line (kPipe only), as ReadLine.
+  std::optional<std::string> ReadErrorLine(std::chrono::steady_clock::duration timeout);
   // Everything left on stdout until EOF or the deadline.
   std::string ReadAll(std::chrono::steady_clock::duration timeout);
 
@@ -37,14 +42,20 @@ class Subprocess {
   std::optional<int> Wait(std::chrono::steady_clock::duration timeout);
 
  private:
-  // Reads more stdout into buffer_; false at EOF or deadline.
-  bool Fill(std::chrono::steady_clock::time_point deadline);
+  struct Stream {
+    int fd = -1;
+    bool eof = false;
+    std::string buffer;
+  };
+  // Reads more of `stream` into its buffer; false at EOF or deadline.
+  static bool Fill(Stream& stream, std::chrono::steady_clock::time_point deadline);
+  static std::optional<std::string> ReadLineFrom(Stream& stream,
+                                                 std::chrono::steady_clock::duration timeout);
 
   int pid_ = -1;
   int pidfd_ = -1;
-  int out_fd_ = -1;
-  bool eof_ = false;
-  std::string buffer_;
+  Stream out_;
+  Stream err_;
   std::optional<int> status_;
 };
 

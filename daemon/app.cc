@@ -135,11 +135,7 @@ Result<std::unique_ptr<ScmApi>> App::CreateScm() {
   } else {
     options.base_url = scm.base_url;
     options.code_signing_base_url = scm.code_signing_base_url;
-    if (!scm.ca_bundle_file.empty()) {
-      Result<std::string> bundle = ReadFile(scm.ca_bundle_file);
-      if (!bundle.ok()) return bundle.error().WithContext("scm.ca_bundle_file");
-      options.ca_bundle_pem = std::move(bundle).value();
-    }
+    options.ca_bundle_pem = scm.ca_bundle_pem;  // read by the loader; "" = system store
     options.customer_uri = scm.auth.customer_uri;
     options.login = scm.auth.login;
     switch (scm.auth.mode) {

@@ -6,9 +6,7 @@
 #include "crypto/x509.h"
 #include "daemon/server_cert.h"
 #include "scm/client/scm_client.h"
-#ifdef EG_HAVE_SCM_EMULATOR
 #include "scm/emulator/emulator.h"
-#endif
 
 namespace eg::daemon {
 namespace fs = std::filesystem;
@@ -37,18 +35,6 @@ Result<void> MakeDirectory(const std::string& dir) {
 }
 
 }  // namespace
-
-#ifndef EG_HAVE_SCM_EMULATOR
-// Without the emulator library the type stays incomplete; give unique_ptr a deleter body.
-}  // namespace eg::daemon
-namespace eg::scm_emulator {
-class Emulator {
- public:
-  virtual ~Emulator() = default;
-};
-}  // namespace eg::scm_emulator
-namespace eg::daemon {
-#endif
 
 App::App(const config::Config& config, Logger& logger, Clock& clock)
     : config_(config), logger_(logger), clock_(clock) {}
@@ -80,7 +66,6 @@ Result<void> App::StartAll(const StopSignal& stop) {
   logger_.Info("store opened", {{"path", store_options.path}});
 
   if (config_.scm.mode == config::ScmMode::kEmbedded) {
-#ifdef EG_HAVE_SCM_EMULATOR
     scm_emulator::Options emu;
     emu.listen_host = "127.0.0.1";
     emu.port = config_.scm.embedded.port;
@@ -93,10 +78,6 @@ Result<void> App::StartAll(const StopSignal& stop) {
     scm_ca_pem_ = emulator_->ca_pem();
     logger_.Info("embedded SCM emulator started",
                  {{"url", emulator_->base_url()}, {"state_dir", emu.state_dir}});
-#else
-    return Error(ErrorCode::kUnimplemented,
-                 "scm.mode embedded: this build has no SCM emulator (scm/emulator)");
-#endif
   }
   EG_ASSIGN_OR_RETURN(scm_, CreateScm());
 
@@ -145,9 +126,7 @@ Result<std::unique_ptr<ScmApi>> App::CreateScm() {
   options.request_timeout = scm.request_timeout;
   options.max_attempts = scm.max_attempts;
   if (scm.mode == config::ScmMode::kEmbedded) {
-#ifdef EG_HAVE_SCM_EMULATOR
     options.base_url = emulator_->base_url();
-#endif
     options.ca_bundle_pem = scm_ca_pem_;
     options.auth = scm_client::AuthMode::kPassword;
     options.customer_uri = kEmbeddedCustomerUri;
@@ -156,11 +135,7 @@ Result<std::unique_ptr<ScmApi>> App::CreateScm() {
   } else {
     options.base_url = scm.base_url;
     options.code_signing_base_url = scm.code_signing_base_url;
-    if (!scm.ca_bundle_file.empty()) {
-      Result<std::string> bundle = ReadFile(scm.ca_bundle_file);
-      if (!bundle.ok()) return bundle.error().WithContext("scm.ca_bundle_file");
-      options.ca_bundle_pem = std::move(bundle).value();
-    }
+    options.ca_bundle_pem = scm.ca_bundle_pem;  // read by the loader; "" = system store
     options.customer_uri = scm.auth.customer_uri;
     options.login = scm.auth.login;
     switch (scm.auth.mode) {
@@ -237,12 +212,10 @@ bool App::Shutdown() {
     drained = server_->Drain(std::chrono::steady_clock::now() + config_.server.drain_timeout);
     server_.reset();
   }
-#ifdef EG_HAVE_SCM_EMULATOR
   if (emulator_ != nullptr) {
     emulator_->Stop();
     logger_.Info("embedded SCM emulator stopped");
   }
-#endif
   return drained;
 }
 

@@ -121,18 +121,17 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
                        MHD_USE_ERROR_LOG | MHD_USE_ITC;
   if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
   unsigned int threads = options.threads < 1 ? 1u : static_cast<unsigned int>(options.threads);
-  server->daemon_ =
-      MHD_start_daemon(flags, options.port, nullptr, nullptr, &Callbacks::Access, server.get(),
-                       MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&addr),   //
-                       MHD_OPTION_HTTPS_MEM_CERT, options.cert_chain_pem.c_str(),  //
-                       MHD_OPTION_HTTPS_MEM_KEY, options.key_pem.c_str(),          //
-                       MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
-                       MHD_OPTION_THREAD_POOL_SIZE, threads,  //
-                       MHD_OPTION_CONNECTION_TIMEOUT,
-                       static_cast<unsigned int>(options.connection_timeout.count()),  //
-                       MHD_OPTION_NOTIFY_COMPLETED, &Callbacks::Completed, server.get(),
-                       MHD_OPTION_EXTERNAL_LOGGER, &Callbacks::Log, server.get(),  //
-                       MHD_OPTION_END);
+  server->daemon_ = MHD_start_daemon(
+      flags, options.port, nullptr, nullptr, &Callbacks::Access, server.get(),
+      MHD_OPTION_EXTERNAL_LOGGER, &Callbacks::Log, server.get(),  // first: catches all
+      MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&addr),   //
+      MHD_OPTION_HTTPS_MEM_CERT, options.cert_chain_pem.c_str(),  //
+      MHD_OPTION_HTTPS_MEM_KEY, options.key_pem.c_str(),          //
+      MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
+      MHD_OPTION_THREAD_POOL_SIZE, threads,  //
+      MHD_OPTION_CONNECTION_TIMEOUT,
+      static_cast<unsigned int>(options.connection_timeout.count()),  //
+      MHD_OPTION_NOTIFY_COMPLETED, &Callbacks::Completed, server.get(), MHD_OPTION_END);
   if (server->daemon_ == nullptr) {
     return Unavailable("cannot start the HTTPS server on " + options.host + ":" +
                        std::to_string(options.port) +
@@ -152,7 +151,7 @@ HttpServer::~HttpServer() {
     std::lock_guard<std::mutex> lock(mu_);
     stopped = stopped_;
   }
-  if (!stopped) Drain(std::chrono::steady_clock::now());
+  if (!stopped && daemon_ != nullptr) Drain(std::chrono::steady_clock::now());
 }
 
 HttpServer::RequestContext* HttpServer::BeginRequest(MHD_Connection* connection, const char* url,
@@ -194,6 +193,9 @@ bool HttpServer::Access(MHD_Connection* connection, const char* url, const char*
     // First call: headers are in. Refuse an announced oversized body before reading it.
     ctx = BeginRequest(connection, url, method);
     *con_cls = ctx;
+    if (std::strlen(url) > http::kMaxTargetBytes) {
+      return Queue(connection, *ctx, http::Response::Status(414));
+    }
     const char* length =
         MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (length != nullptr) {
@@ -299,7 +301,7 @@ void HttpServer::Completed(RequestContext* ctx) {
 bool HttpServer::Drain(std::chrono::steady_clock::time_point deadline) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopped_) return true;
+    if (stopped_ || daemon_ == nullptr) return true;
     draining_ = true;
   }
   MHD_socket listen = MHD_quiesce_daemon(daemon_);
@@ -331,7 +333,17 @@ bool HttpServer::Drain(std::chrono::steady_clock::time_point deadline) {
     quiesced_socket_ = -1;
   }
   {
+    // libmicrohttpd reports every request it finishes, so nothing should be left; if something
+    // is, make sure a late Responder can never touch its (gone) connection.
     std::lock_guard<std::mutex> lock(mu_);
+    for (RequestContext* ctx : live_) {
+      {
+        std::lock_guard<std::mutex> ex_lock(ctx->exchange->mu);
+        ctx->exchange->closed = true;
+      }
+      delete ctx;
+    }
+    live_.clear();
     stopped_ = true;
   }
   logger_.Info("https server stopped", {{"drained", drained}});

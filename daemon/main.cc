@@ -45,6 +45,7 @@ int Run(const eg::config::Config& config) {
   eg::Logger logger(config.log_level, stderr);
   eg::SystemClock clock;
   eg::daemon::StopSignal stop;
+  for (const std::string& warning : config.warnings) logger.Warn("config", {{"warning", warning}});
 
   // Start-up on its own thread (it inherits the blocked mask).
   std::atomic<bool> start_done{false};
@@ -131,6 +132,9 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   if (flags->check_config) {
+    for (const std::string& warning : config->warnings) {
+      std::fprintf(stderr, "enrollgated: warning: %s\n", warning.c_str());
+    }
     std::printf("config OK\n");
     return kExitOk;
   }

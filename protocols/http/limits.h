@@ -9,8 +9,8 @@ namespace eg::http {
 // (config `server.max_body_bytes`); a bigger body is answered 413 without reaching a handler.
 inline constexpr size_t kDefaultMaxBodyBytes = 256 * 1024;
 
-// Largest request target (path + query) a router looks at; longer ones are answered 414 by the
-// transport.
+// Longest request path a router looks at; a longer one is answered 414 by the transport (whose
+// own header-size limit also bounds the query string).
 inline constexpr size_t kMaxTargetBytes = 8 * 1024;
 
 }  // namespace eg::http

@@ -105,12 +105,8 @@ void IssuanceService::Notify(const Enrollment& e, const std::string& event,
   notifier_.Notify(url, n);
 }
 
-Result<IssuanceStatus> IssuanceService::Submit(const Submission& s) {
-  if (!s.request_key.empty()) {
-    EG_ASSIGN_OR_RETURN(auto existing, store_.FindByRequestKey(s.request_key));
-    if (existing) return Status(existing->id);
-  }
-  const TimePoint now = clock_.Now();
+Result<Enrollment> RecordIntent(Store& store, const Submission& s, TimePoint now,
+                                TimePoint next_poll_at) {
   Enrollment e;
   e.id = crypto::RandomToken(16);
   e.account = s.decision.account ? s.decision.account->name : "";
@@ -124,11 +120,11 @@ Result<IssuanceStatus> IssuanceService::Submit(const Submission& s) {
   request.idempotency_token = e.idempotency_token;
   e.request_json = EncodeRequest(request);
   if (!s.renew_serial.empty()) {
-    EG_ASSIGN_OR_RETURN(auto old, store_.GetCertificate(s.renew_serial));
+    EG_ASSIGN_OR_RETURN(auto old, store.GetCertificate(s.renew_serial));
     e.renewal_of = old.enrollment_id;
   }
   e.state = EnrollmentState::kIntent;
-  e.next_poll_at = now + options_.claim_lease;  // ours while we call SCM
+  e.next_poll_at = next_poll_at;
   e.created_at = now;
   e.updated_at = now;
   json detail = {{"profile", e.profile},
@@ -136,8 +132,24 @@ Result<IssuanceStatus> IssuanceService::Submit(const Submission& s) {
                  {"term_days", request.term_days},
                  {"common_name", request.common_name}};
   if (!e.renewal_of.empty()) detail["renewal_of"] = e.renewal_of;
-  auto created = store_.CreateEnrollment(
-      e, Audit(e, e.renewal_of.empty() ? "submit" : "renew", detail.dump()));
+  AuditRecord audit;
+  audit.at = now;
+  audit.action = e.renewal_of.empty() ? "submit" : "renew";
+  audit.account = e.account;
+  audit.enrollment_id = e.id;
+  audit.actor = e.protocol + ":" + e.requester;
+  audit.detail = detail.dump();
+  return store.CreateEnrollment(e, audit);
+}
+
+Result<IssuanceStatus> IssuanceService::Submit(const Submission& s) {
+  if (!s.request_key.empty()) {
+    EG_ASSIGN_OR_RETURN(auto existing, store_.FindByRequestKey(s.request_key));
+    if (existing) return Status(existing->id);
+  }
+  const TimePoint now = clock_.Now();
+  // Ours while we call SCM: the poller leaves it alone for the claim lease.
+  auto created = RecordIntent(store_, s, now, now + options_.claim_lease);
   if (!created.ok()) {
     // Another request with the same key won the race: answer with its enrollment.
     if (created.error().code() == ErrorCode::kAlreadyExists && !s.request_key.empty()) {
@@ -146,6 +158,7 @@ Result<IssuanceStatus> IssuanceService::Submit(const Submission& s) {
     }
     return std::move(created).error();
   }
+  const Enrollment& e = *created;
   logger_.Info("enrollment submitted", {{"enrollment", e.id},
                                         {"account", e.account},
                                         {"profile", e.profile},

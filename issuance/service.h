@@ -133,4 +133,11 @@ class IssuanceService {
 
 std::string_view IssuanceStateName(IssuanceStatus::State state);
 
+// The first durable step of Submit on its own: records the submission as an intent (with its
+// audit record) and returns it, without calling SCM. A running daemon's poller sends it once
+// next_poll_at has passed; the admin command (`enrollgate enroll`) uses this with next_poll_at =
+// now. kAlreadyExists if request_key is taken.
+Result<Enrollment> RecordIntent(Store& store, const Submission& submission, TimePoint now,
+                                TimePoint next_poll_at);
+
 }  // namespace eg::issuance

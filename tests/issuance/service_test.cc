@@ -186,7 +186,8 @@ class IssuanceTest : public ::testing::Test {
 
   std::vector<std::string> AuditActions(const std::string& enrollment_id) {
     std::vector<std::string> out;
-    for (const auto& a : *store_->ListAudit(enrollment_id, 100)) out.insert(out.begin(), a.action);
+    auto audit = store_->ListAudit(enrollment_id, 100);  // keep the Result alive for the loop
+    for (const auto& a : *audit) out.insert(out.begin(), a.action);
     return out;
   }
 

@@ -96,10 +96,63 @@ class AuditLog {
                                                      int limit) = 0;
 };
 
+// Small named documents the daemon publishes for the admin command and for other daemons, e.g.
+// "scm_catalog" (SCM's profile and custom-field listing as last fetched, JSON).
+struct MetaEntry {
+  std::string value;
+  TimePoint updated_at{};
+};
+
+class MetaStore {
+ public:
+  virtual ~MetaStore() = default;
+  // Inserts or replaces.
+  virtual Result<void> PutMeta(const std::string& key, const std::string& value, TimePoint at) = 0;
+  // nullopt if never put.
+  virtual Result<std::optional<MetaEntry>> GetMeta(const std::string& key) = 0;
+};
+
+// A webhook notification waiting to be delivered: the durable outbox behind the Notifier, so a
+// restart (or kill -9) between "issued" and the POST loses no notification, and any daemon on the
+// shared store may deliver it.
+struct OutboxMessage {
+  int64_t id = 0;     // assigned by Enqueue
+  std::string url;    // where to POST
+  std::string event;  // Notification::event, for logs and listing
+  std::string body;   // the JSON document to POST
+  int attempts = 0;   // deliveries tried so far
+  TimePoint created_at{};
+  TimePoint next_attempt_at{};
+  std::string last_error;  // of the last failed attempt
+};
+
+class NotificationOutbox {
+ public:
+  virtual ~NotificationOutbox() = default;
+  // Stores the message (id is ignored and assigned); returns the id.
+  virtual Result<int64_t> Enqueue(const OutboxMessage& message) = 0;
+  // Atomically takes up to `limit` messages with next_attempt_at <= now, oldest first, and moves
+  // their next_attempt_at to `lease_until` so no other sender takes them meanwhile.
+  virtual Result<std::vector<OutboxMessage>> ClaimDue(TimePoint now, TimePoint lease_until,
+                                                      int limit) = 0;
+  // Delivered: the message is removed.
+  virtual Result<void> MarkDelivered(int64_t id) = 0;
+  // Failed attempt: records it and when to try again.
+  virtual Result<void> Reschedule(int64_t id, int attempts, TimePoint next_attempt_at,
+                                  const std::string& last_error) = 0;
+  // Given up (too old, or the receiver refuses for good): the message is removed; the caller
+  // logs and audits it.
+  virtual Result<void> Discard(int64_t id) = 0;
+  // Undelivered messages, oldest first (for the admin command).
+  virtual Result<std::vector<OutboxMessage>> ListOutbox(int limit) = 0;
+};
+
 class Store : public EnrollmentStore,
               public CertificateStore,
               public EabStore,
               public NonceStore,
-              public AuditLog {};
+              public AuditLog,
+              public MetaStore,
+              public NotificationOutbox {};
 
 }  // namespace eg

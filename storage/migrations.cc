@@ -86,6 +86,28 @@ CREATE TABLE nonces (
 ) WITHOUT ROWID;
 CREATE INDEX nonces_expires_at ON nonces(expires_at);
 )sql",
+      // 2: published documents (MetaStore) and the webhook outbox (NotificationOutbox).
+      // AUTOINCREMENT so an outbox id is never reused: a sender whose lease ran out must not
+      // delete or reschedule a newer message that took its id.
+      R"sql(
+CREATE TABLE meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE notification_outbox (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  url TEXT NOT NULL,
+  event TEXT NOT NULL,
+  body TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  next_attempt_at INTEGER NOT NULL,
+  last_error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX notification_outbox_next_attempt_at ON notification_outbox(next_attempt_at);
+)sql",
   };
   return kMigrations;
 }

@@ -114,6 +114,37 @@ EabCredential ReadEab(const ScopedStatement& s) {
   return c;
 }
 
+constexpr char kOutboxColumns[] =
+    "id, url, event, body, attempts, created_at, next_attempt_at, last_error";
+
+OutboxMessage ReadOutbox(const ScopedStatement& s) {
+  OutboxMessage m;
+  m.id = s.Int(0);
+  m.url = s.Text(1);
+  m.event = s.Text(2);
+  m.body = s.Text(3);
+  m.attempts = static_cast<int>(s.Int(4));
+  m.created_at = FromMs(s.Int(5));
+  m.next_attempt_at = FromMs(s.Int(6));
+  m.last_error = s.Text(7);
+  return m;
+}
+
+Result<std::vector<OutboxMessage>> ReadOutboxMessages(ScopedStatement& s) {
+  std::vector<OutboxMessage> out;
+  for (;;) {
+    EG_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return out;
+    out.push_back(ReadOutbox(s));
+  }
+}
+
+// For a statement that touched at most one outbox row by id.
+Result<void> OneOutboxRowChanged(const SqliteConnection& conn, int64_t id) {
+  if (conn.Changes() != 1) return NotFound("outbox message " + std::to_string(id) + " not found");
+  return Ok();
+}
+
 Result<void> AppendAudit(SqliteConnection& conn, const AuditRecord& r) {
   EG_ASSIGN_OR_RETURN(
       auto s,
@@ -488,6 +519,107 @@ Result<std::vector<AuditRecord>> SqliteStore::ListAudit(const std::string& enrol
       r.detail = s.Text(6);
       out.push_back(std::move(r));
     }
+  });
+}
+
+// ---- meta ----
+
+Result<void> SqliteStore::PutMeta(const std::string& key, const std::string& value, TimePoint at) {
+  return With<void>([&](SqliteConnection& conn) -> Result<void> {
+    EG_ASSIGN_OR_RETURN(auto s,
+                        conn.Prepare("INSERT INTO meta (key, value, updated_at) VALUES (?, ?, ?) "
+                                     "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
+                                     "updated_at = excluded.updated_at"));
+    s.Bind(1, key).Bind(2, value).Bind(3, Ms(at));
+    return s.Run();
+  });
+}
+
+Result<std::optional<MetaEntry>> SqliteStore::GetMeta(const std::string& key) {
+  using Out = std::optional<MetaEntry>;
+  return With<Out>([&](SqliteConnection& conn) -> Result<Out> {
+    EG_ASSIGN_OR_RETURN(auto s, conn.Prepare("SELECT value, updated_at FROM meta WHERE key = ?"));
+    s.Bind(1, key);
+    EG_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return Out();
+    return Out(MetaEntry{s.Text(0), FromMs(s.Int(1))});
+  });
+}
+
+// ---- notification outbox ----
+
+Result<int64_t> SqliteStore::Enqueue(const OutboxMessage& m) {
+  return With<int64_t>([&](SqliteConnection& conn) -> Result<int64_t> {
+    EG_ASSIGN_OR_RETURN(auto s, conn.Prepare("INSERT INTO notification_outbox (url, event, body, "
+                                             "attempts, created_at, next_attempt_at, last_error) "
+                                             "VALUES (?, ?, ?, ?, ?, ?, ?)"));
+    s.Bind(1, m.url).Bind(2, m.event).Bind(3, m.body).Bind(4, static_cast<int64_t>(m.attempts));
+    s.Bind(5, Ms(m.created_at)).Bind(6, Ms(m.next_attempt_at)).Bind(7, m.last_error);
+    EG_TRY(s.Run());
+    return conn.LastInsertRowId();
+  });
+}
+
+Result<std::vector<OutboxMessage>> SqliteStore::ClaimDue(TimePoint now, TimePoint lease_until,
+                                                         int limit) {
+  using Out = std::vector<OutboxMessage>;
+  // One IMMEDIATE transaction: the write lock is held from the SELECT to the last UPDATE, so a
+  // second sender (thread or process) sees the moved next_attempt_at and skips these rows.
+  return With<Out>([&](SqliteConnection& conn) {
+    return InTransaction<Out>(conn, [&]() -> Result<Out> {
+      Out claimed;
+      {
+        EG_ASSIGN_OR_RETURN(auto s, conn.Prepare(std::string("SELECT ") + kOutboxColumns +
+                                                 " FROM notification_outbox WHERE "
+                                                 "next_attempt_at <= ? ORDER BY created_at, id "
+                                                 "LIMIT ?"));
+        s.Bind(1, Ms(now)).Bind(2, static_cast<int64_t>(limit));
+        EG_ASSIGN_OR_RETURN(claimed, ReadOutboxMessages(s));
+      }
+      for (auto& m : claimed) {
+        EG_ASSIGN_OR_RETURN(
+            auto u,
+            conn.Prepare("UPDATE notification_outbox SET next_attempt_at = ? WHERE id = ?"));
+        u.Bind(1, Ms(lease_until)).Bind(2, m.id);
+        EG_TRY(u.Run());
+        m.next_attempt_at = FromMs(Ms(lease_until));
+      }
+      return claimed;
+    });
+  });
+}
+
+Result<void> SqliteStore::MarkDelivered(int64_t id) { return Discard(id); }
+
+Result<void> SqliteStore::Reschedule(int64_t id, int attempts, TimePoint next_attempt_at,
+                                     const std::string& last_error) {
+  return With<void>([&](SqliteConnection& conn) -> Result<void> {
+    EG_ASSIGN_OR_RETURN(auto s, conn.Prepare("UPDATE notification_outbox SET attempts = ?, "
+                                             "next_attempt_at = ?, last_error = ? WHERE id = ?"));
+    s.Bind(1, static_cast<int64_t>(attempts)).Bind(2, Ms(next_attempt_at)).Bind(3, last_error);
+    s.Bind(4, id);
+    EG_TRY(s.Run());
+    return OneOutboxRowChanged(conn, id);
+  });
+}
+
+Result<void> SqliteStore::Discard(int64_t id) {
+  return With<void>([&](SqliteConnection& conn) -> Result<void> {
+    EG_ASSIGN_OR_RETURN(auto s, conn.Prepare("DELETE FROM notification_outbox WHERE id = ?"));
+    s.Bind(1, id);
+    EG_TRY(s.Run());
+    return OneOutboxRowChanged(conn, id);
+  });
+}
+
+Result<std::vector<OutboxMessage>> SqliteStore::ListOutbox(int limit) {
+  using Out = std::vector<OutboxMessage>;
+  return With<Out>([&](SqliteConnection& conn) -> Result<Out> {
+    EG_ASSIGN_OR_RETURN(auto s, conn.Prepare(std::string("SELECT ") + kOutboxColumns +
+                                             " FROM notification_outbox ORDER BY created_at, id "
+                                             "LIMIT ?"));
+    s.Bind(1, static_cast<int64_t>(limit));
+    return ReadOutboxMessages(s);
   });
 }
 

@@ -61,6 +61,20 @@ class SqliteStore final : public Store {
   Result<void> Append(const AuditRecord& record) override;
   Result<std::vector<AuditRecord>> ListAudit(const std::string& enrollment_id, int limit) override;
 
+  Result<void> PutMeta(const std::string& key, const std::string& value, TimePoint at) override;
+  Result<std::optional<MetaEntry>> GetMeta(const std::string& key) override;
+
+  Result<int64_t> Enqueue(const OutboxMessage& message) override;
+  Result<std::vector<OutboxMessage>> ClaimDue(TimePoint now, TimePoint lease_until,
+                                              int limit) override;
+  // MarkDelivered, Reschedule and Discard return kNotFound if the message is gone (delivered or
+  // discarded by another sender whose lease it was).
+  Result<void> MarkDelivered(int64_t id) override;
+  Result<void> Reschedule(int64_t id, int attempts, TimePoint next_attempt_at,
+                          const std::string& last_error) override;
+  Result<void> Discard(int64_t id) override;
+  Result<std::vector<OutboxMessage>> ListOutbox(int limit) override;
+
  private:
   explicit SqliteStore(std::vector<std::unique_ptr<SqliteConnection>> pool);
 

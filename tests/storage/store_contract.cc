@@ -2,8 +2,11 @@
 
 #include <stdlib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -319,6 +322,191 @@ TEST_P(StoreContractTest, ReopenKeepsEverything) {
   }
   auto again = Open("a");
   EXPECT_TRUE(again->GetEnrollment("e1").ok());
+}
+
+// ---- MetaStore ----
+
+TEST_P(StoreContractTest, MetaPutReplaceGet) {
+  auto store = Open("a");
+  auto missing = store->GetMeta("scm_catalog");
+  ASSERT_TRUE(missing.ok()) << missing.error().ToString();
+  EXPECT_FALSE(missing->has_value());
+
+  const TimePoint t1 = kT0 + std::chrono::milliseconds(1234);
+  ASSERT_TRUE(store->PutMeta("scm_catalog", R"({"profiles":[1]})", t1).ok());
+  auto got = store->GetMeta("scm_catalog");
+  ASSERT_TRUE(got.ok());
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ((*got)->value, R"({"profiles":[1]})");
+  EXPECT_EQ((*got)->updated_at, t1);
+
+  // Replacing keeps one entry with the new value and time; another daemon sees it.
+  const TimePoint t2 = kT0 + std::chrono::seconds(60);
+  ASSERT_TRUE(store->PutMeta("scm_catalog", "", t2).ok());
+  ASSERT_TRUE(store->PutMeta("other", "x", t1).ok());
+  auto other_daemon = Open("a");
+  got = other_daemon->GetMeta("scm_catalog");
+  ASSERT_TRUE(got.ok());
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ((*got)->value, "");
+  EXPECT_EQ((*got)->updated_at, t2);
+  EXPECT_EQ((*other_daemon->GetMeta("other"))->value, "x");
+}
+
+// ---- NotificationOutbox ----
+
+OutboxMessage Message(const std::string& event, TimePoint created, TimePoint due) {
+  OutboxMessage m;
+  m.id = 999;  // ignored by Enqueue
+  m.url = "https://hooks.example.test/eg";
+  m.event = event;
+  m.body = R"({"event":")" + event + R"("})";
+  m.created_at = created;
+  m.next_attempt_at = due;
+  return m;
+}
+
+std::vector<std::string> Events(const std::vector<OutboxMessage>& messages) {
+  std::vector<std::string> out;
+  for (const auto& m : messages) out.push_back(m.event);
+  return out;
+}
+
+TEST_P(StoreContractTest, OutboxMessageRoundTripsEveryField) {
+  auto store = Open("a");
+  // Times keep (at least) millisecond precision.
+  const TimePoint created = kT0 + std::chrono::milliseconds(1);
+  const TimePoint due = kT0 + std::chrono::milliseconds(2500);
+  OutboxMessage m = Message("issued", created, due);
+  m.attempts = 2;
+  m.last_error = "HTTP 503";
+  auto id = store->Enqueue(m);
+  ASSERT_TRUE(id.ok()) << id.error().ToString();
+  EXPECT_NE(*id, 999);
+
+  auto listed = store->ListOutbox(10);
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  const OutboxMessage& got = (*listed)[0];
+  EXPECT_EQ(got.id, *id);
+  EXPECT_EQ(got.url, m.url);
+  EXPECT_EQ(got.event, "issued");
+  EXPECT_EQ(got.body, m.body);
+  EXPECT_EQ(got.attempts, 2);
+  EXPECT_EQ(got.created_at, created);
+  EXPECT_EQ(got.next_attempt_at, due);
+  EXPECT_EQ(got.last_error, "HTTP 503");
+
+  auto second = store->Enqueue(m);
+  ASSERT_TRUE(second.ok());
+  EXPECT_NE(*second, *id);
+}
+
+TEST_P(StoreContractTest, OutboxClaimLeaseRescheduleDeliverDiscard) {
+  auto store = Open("a");
+  const auto s = [](int n) { return std::chrono::seconds(n); };
+  // Created in this order; "late" is not due until kT0 + 100 s.
+  const int64_t first = *store->Enqueue(Message("first", kT0, kT0));
+  const int64_t late = *store->Enqueue(Message("late", kT0 + s(1), kT0 + s(100)));
+  const int64_t second = *store->Enqueue(Message("second", kT0 + s(2), kT0));
+  const int64_t third = *store->Enqueue(Message("third", kT0 + s(3), kT0));
+
+  // Oldest first, only due ones, up to the limit; the claimed ones carry their lease.
+  const TimePoint lease = kT0 + s(20);
+  auto claimed = store->ClaimDue(kT0, lease, 2);
+  ASSERT_TRUE(claimed.ok()) << claimed.error().ToString();
+  EXPECT_EQ(Events(*claimed), (std::vector<std::string>{"first", "second"}));
+  EXPECT_EQ((*claimed)[0].id, first);
+  EXPECT_EQ((*claimed)[1].id, second);
+  EXPECT_EQ((*claimed)[0].next_attempt_at, lease);
+
+  // While leased they are not claimable; the rest is.
+  claimed = store->ClaimDue(kT0 + s(1), lease, 10);
+  ASSERT_TRUE(claimed.ok());
+  EXPECT_EQ(Events(*claimed), (std::vector<std::string>{"third"}));
+  EXPECT_TRUE(store->ClaimDue(kT0 + s(19), lease, 10)->empty());
+
+  // A lease that runs out (the sender died) makes them claimable again.
+  claimed = store->ClaimDue(lease, lease + s(20), 10);
+  ASSERT_TRUE(claimed.ok());
+  EXPECT_EQ(Events(*claimed), (std::vector<std::string>{"first", "second", "third"}));
+
+  // A failed attempt is recorded and waits for its time.
+  const TimePoint retry_at = lease + s(5);
+  ASSERT_TRUE(store->Reschedule(first, 1, retry_at, "HTTP 500").ok());
+  ASSERT_TRUE(store->MarkDelivered(second).ok());
+  ASSERT_TRUE(store->Discard(third).ok());
+  auto listed = store->ListOutbox(10);
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(Events(*listed), (std::vector<std::string>{"first", "late"}));
+  EXPECT_EQ((*listed)[0].attempts, 1);
+  EXPECT_EQ((*listed)[0].next_attempt_at, retry_at);
+  EXPECT_EQ((*listed)[0].last_error, "HTTP 500");
+  EXPECT_EQ((*listed)[1].id, late);
+  EXPECT_EQ((*listed)[1].attempts, 0);
+
+  EXPECT_TRUE(store->ClaimDue(retry_at - s(1), retry_at + s(20), 10)->empty());
+  claimed = store->ClaimDue(kT0 + s(100), kT0 + s(200), 10);
+  ASSERT_TRUE(claimed.ok());
+  EXPECT_EQ(Events(*claimed), (std::vector<std::string>{"first", "late"}));
+  EXPECT_EQ((*claimed)[0].attempts, 1);
+  EXPECT_EQ((*claimed)[0].last_error, "HTTP 500");
+
+  // A message that is gone (delivered or discarded elsewhere) is reported, not resurrected.
+  EXPECT_EQ(store->MarkDelivered(second).error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(store->Discard(third).error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(store->Reschedule(second, 2, kT0, "x").error().code(), ErrorCode::kNotFound);
+  ASSERT_TRUE(store->MarkDelivered(first).ok());
+  ASSERT_TRUE(store->MarkDelivered(late).ok());
+  EXPECT_TRUE(store->ListOutbox(10)->empty());
+  // Ids are not reused after a delete.
+  EXPECT_GT(*store->Enqueue(Message("next", kT0, kT0)), third);
+}
+
+TEST_P(StoreContractTest, OutboxListIsOldestFirstAndLimited) {
+  auto store = Open("a");
+  const auto s = [](int n) { return std::chrono::seconds(n); };
+  ASSERT_TRUE(store->Enqueue(Message("c", kT0 + s(3), kT0)).ok());
+  ASSERT_TRUE(store->Enqueue(Message("a", kT0 + s(1), kT0 + s(50))).ok());
+  ASSERT_TRUE(store->Enqueue(Message("b", kT0 + s(2), kT0 + s(10))).ok());
+  EXPECT_EQ(Events(*store->ListOutbox(10)), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(Events(*store->ListOutbox(2)), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(Events(*store->ClaimDue(kT0 + s(60), kT0 + s(90), 10)),
+            (std::vector<std::string>{"a", "b", "c"}));
+}
+
+TEST_P(StoreContractTest, OutboxTwoDaemonsNeverClaimTheSameMessage) {
+  auto a = Open("a");
+  auto b = Open("a");
+  constexpr int kMessages = 60;
+  for (int i = 0; i < kMessages; ++i) {
+    ASSERT_TRUE(a->Enqueue(Message("m" + std::to_string(i), kT0, kT0)).ok());
+  }
+  std::mutex mu;
+  std::vector<int64_t> claimed_ids;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    Store* store = (t % 2 == 0) ? a.get() : b.get();
+    threads.emplace_back([&, store] {
+      for (;;) {
+        auto batch = store->ClaimDue(kT0, kT0 + std::chrono::hours(1), 3);
+        if (!batch.ok()) {
+          ++failures;
+          return;
+        }
+        if (batch->empty()) return;
+        std::lock_guard<std::mutex> lock(mu);
+        for (const auto& m : *batch) claimed_ids.push_back(m.id);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(claimed_ids.size(), static_cast<size_t>(kMessages));
+  EXPECT_EQ(std::set<int64_t>(claimed_ids.begin(), claimed_ids.end()).size(),
+            static_cast<size_t>(kMessages));
+  EXPECT_EQ(a->ListOutbox(100)->size(), static_cast<size_t>(kMessages));  // leased, not removed
 }
 
 }  // namespace

@@ -85,12 +85,31 @@ struct ScmConfig {
   int server_cert_term_days = 365;
 };
 
+// How the issuance service waits for SCM, and how webhooks are delivered.
+struct IssuanceConfig {
+  // How long a client's request waits for SCM to issue before it is answered "pending, retry
+  // after N s" (ACME processing + Retry-After, EST 202 + Retry-After).
+  std::chrono::milliseconds wait_budget{2000};
+  // Collect backoff while SCM is not ready: first pause, doubling, capped.
+  std::chrono::milliseconds poll_initial{1000};
+  std::chrono::milliseconds poll_max{std::chrono::minutes(5)};
+  // How long a daemon keeps an enrollment it is sending to SCM from the others (and from itself
+  // after a crash): longer than one SCM call with all its retries.
+  std::chrono::milliseconds claim_lease{std::chrono::minutes(5)};
+  // How often the background poller looks for due work (intents, pending collects).
+  std::chrono::milliseconds poll_tick{1000};
+  // Webhook delivery: per-attempt timeout, and when an undeliverable notification is dropped.
+  std::chrono::milliseconds webhook_timeout{10000};
+  std::chrono::seconds webhook_max_age{std::chrono::hours(24)};
+};
+
 struct Config {
   std::string state_dir = "var";  // everything the daemon writes, unless a path says otherwise
   LogLevel log_level = LogLevel::kInfo;
   ServerConfig server;
   StoreConfig store;
   ScmConfig scm;
+  IssuanceConfig issuance;
   std::vector<AccountConfig> accounts;
   std::string source_path;  // the file it came from (for messages)
   // Problems worth logging that do not stop loading ("scm.auth.password_file: readable by group

@@ -228,9 +228,10 @@ class Loader {
 
   Result<Config> Load(const Json& root) {
     Config config;
-    EG_ASSIGN_OR_RETURN(ObjectReader top, ObjectReader::Open(root, "",
-                                                             {"state_dir", "log_level", "server",
-                                                              "store", "scm", "accounts"}));
+    EG_ASSIGN_OR_RETURN(ObjectReader top,
+                        ObjectReader::Open(root, "",
+                                           {"state_dir", "log_level", "server", "store", "scm",
+                                            "issuance", "accounts"}));
     EG_TRY(top.String("state_dir", &config.state_dir, /*non_empty=*/true));
     config.state_dir = Resolve(config.state_dir);
     std::string level;
@@ -244,6 +245,19 @@ class Loader {
     if (const Json* j = top.Find("store")) EG_TRY(LoadStore(*j, &config));
     if (const Json* j = top.Find("scm")) EG_TRY(LoadScm(*j, &config.scm));
     EG_TRY(CheckScmMode(config.scm));
+    if (const Json* j = top.Find("issuance")) EG_TRY(LoadIssuance(*j, &config.issuance));
+    {
+      // A lease shorter than one SCM call with its retries would let a second sender (another
+      // daemon, or the poller) look for or resend an enrollment the first is still sending.
+      const auto call = config.scm.request_timeout * config.scm.max_attempts;
+      if (config.issuance.claim_lease <= call) {
+        return PathError("issuance.claim_lease_ms",
+                         "must be longer than one SCM call with all its retries "
+                         "(scm.request_timeout_ms x scm.max_attempts = " +
+                             std::to_string(call.count()) + " ms; got " +
+                             std::to_string(config.issuance.claim_lease.count()) + ")");
+      }
+    }
     EG_TRY(LoadAccounts(top, &config.accounts));
     ApplyDefaults(&config);
     if (options_.read_secrets) EG_TRY(ReadFiles(&config));
@@ -320,6 +334,37 @@ class Loader {
     }
     EG_TRY(r.String("sqlite_path", &s.sqlite_path, true));
     EG_TRY(r.Int("pool_size", &s.pool_size, 1, 256));
+    return Ok();
+  }
+
+  // -- issuance --
+
+  Result<void> LoadIssuance(const Json& json, IssuanceConfig* c) {
+    EG_ASSIGN_OR_RETURN(
+        ObjectReader r,
+        ObjectReader::Open(json, "issuance",
+                           {"wait_budget_ms", "poll_initial_ms", "poll_max_ms", "claim_lease_ms",
+                            "poll_tick_ms", "webhook_timeout_ms", "webhook_max_age_s"}));
+    auto millis = [&r](const char* key, std::chrono::milliseconds* value, int64_t lo,
+                       int64_t hi) -> Result<void> {
+      int64_t ms = value->count();
+      EG_TRY(r.Int64(key, &ms, lo, hi));
+      *value = std::chrono::milliseconds(ms);
+      return Ok();
+    };
+    EG_TRY(millis("wait_budget_ms", &c->wait_budget, 0, 300000));
+    EG_TRY(millis("poll_initial_ms", &c->poll_initial, 10, 3600000));
+    EG_TRY(millis("poll_max_ms", &c->poll_max, 10, 86400000));
+    EG_TRY(millis("claim_lease_ms", &c->claim_lease, 100, 3600000));
+    EG_TRY(millis("poll_tick_ms", &c->poll_tick, 10, 600000));
+    EG_TRY(millis("webhook_timeout_ms", &c->webhook_timeout, 100, 600000));
+    int64_t age = c->webhook_max_age.count();
+    EG_TRY(r.Int64("webhook_max_age_s", &age, 1, 30 * 86400));
+    c->webhook_max_age = std::chrono::seconds(age);
+    if (c->poll_max < c->poll_initial) {
+      return r.ErrorAt("poll_max_ms", "must not be less than poll_initial_ms (" +
+                                          std::to_string(c->poll_initial.count()) + ")");
+    }
     return Ok();
   }
 

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "core/failpoint.h"
 #include "crypto/random.h"
 #include "crypto/x509.h"
 #include "issuance/request_codec.h"
@@ -185,7 +186,10 @@ Result<Enrollment> IssuanceService::SendToScm(Enrollment e) {
                      {{"enrollment", e.id}, {"scm_id", (*found)->id}});
       }
     }
-    if (!sent.ok()) sent = scm_.Enroll(request);
+    if (!sent.ok()) {
+      EG_FAILPOINT("issuance.before_scm_enroll");
+      sent = scm_.Enroll(request);
+    }
   }
   const TimePoint now = clock_.Now();
   if (!sent.ok()) {
@@ -199,6 +203,8 @@ Result<Enrollment> IssuanceService::SendToScm(Enrollment e) {
     }
     return RecordFailure(std::move(e), sent.error());
   }
+  // The crash window that matters: SCM has the enrollment, the store does not know its id yet.
+  EG_FAILPOINT("issuance.after_scm_enroll");
   e.state = EnrollmentState::kSubmitted;
   e.scm_id = sent->id;
   e.poll_attempts = 0;

@@ -373,6 +373,40 @@ TEST(ConfigErrorsTest, OutOfRangeNumbers) {
   ExpectError(j, "accounts[0].organization_id: must be a positive integer");
 }
 
+TEST(ConfigIssuanceTest, DefaultsAndValues) {
+  auto c = Load(Minimal());
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  EXPECT_EQ(c->issuance.wait_budget, std::chrono::milliseconds(2000));
+  EXPECT_EQ(c->issuance.claim_lease, std::chrono::minutes(5));
+  EXPECT_EQ(c->issuance.webhook_max_age, std::chrono::hours(24));
+  Json j = Minimal();
+  j["issuance"] = {{"wait_budget_ms", 0},      {"poll_initial_ms", 50},
+                   {"poll_max_ms", 400},       {"claim_lease_ms", 200000},
+                   {"poll_tick_ms", 100},      {"webhook_timeout_ms", 3000},
+                   {"webhook_max_age_s", 3600}};
+  c = Load(j);
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  EXPECT_EQ(c->issuance.wait_budget, std::chrono::milliseconds(0));
+  EXPECT_EQ(c->issuance.poll_initial, std::chrono::milliseconds(50));
+  EXPECT_EQ(c->issuance.poll_max, std::chrono::milliseconds(400));
+  EXPECT_EQ(c->issuance.claim_lease, std::chrono::milliseconds(200000));
+  EXPECT_EQ(c->issuance.poll_tick, std::chrono::milliseconds(100));
+  EXPECT_EQ(c->issuance.webhook_timeout, std::chrono::milliseconds(3000));
+  EXPECT_EQ(c->issuance.webhook_max_age, std::chrono::seconds(3600));
+}
+
+TEST(ConfigIssuanceTest, Errors) {
+  ExpectTextError(R"({"issuance": {"poll_tick": 5}})", "issuance.poll_tick: unknown key");
+  ExpectTextError(R"({"issuance": {"poll_tick_ms": 1}})", "issuance.poll_tick_ms: must be between");
+  ExpectTextError(R"({"issuance": {"poll_initial_ms": 5000, "poll_max_ms": 1000}})",
+                  "issuance.poll_max_ms: must not be less than poll_initial_ms");
+  // A lease shorter than an SCM call with its retries would let the call be repeated.
+  ExpectTextError(R"({"scm": {"request_timeout_ms": 10000, "max_attempts": 3},
+                      "issuance": {"claim_lease_ms": 30000}})",
+                  "issuance.claim_lease_ms: must be longer than one SCM call with all its retries "
+                  "(scm.request_timeout_ms x scm.max_attempts = 30000 ms; got 30000)");
+}
+
 TEST(ConfigErrorsTest, MissingRequiredKeys) {
   for (const char* key : {"name", "protocols", "cert_type", "organization_id", "profiles"}) {
     Json j = Minimal();

@@ -411,6 +411,26 @@ Result<IssuanceStatus> IssuanceService::ToStatus(const Enrollment& e) {
   return s;
 }
 
+Result<void> IssuanceService::RecordDenial(const std::string& account, const std::string& protocol,
+                                           const std::string& requester,
+                                           const mapping::Denial& denial) {
+  AuditRecord a;
+  a.at = clock_.Now();
+  a.action = "deny";
+  a.account = account;
+  a.actor = protocol + ":" + requester;
+  a.detail = json{{"reason", mapping::DenialReasonName(denial.reason)},
+                  {"rule", denial.rule},
+                  {"identifier", denial.identifier},
+                  {"message", denial.message}}
+                 .dump();
+  logger_.Info("request denied", {{"account", account},
+                                  {"requester", a.actor},
+                                  {"reason", mapping::DenialReasonName(denial.reason)},
+                                  {"identifier", denial.identifier}});
+  return store_.Append(a);
+}
+
 Result<CertificateRecord> IssuanceService::Lookup(const std::string& serial_hex) {
   return store_.GetCertificate(serial_hex);
 }

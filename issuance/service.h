@@ -88,6 +88,11 @@ class IssuanceService {
   Result<IssuanceStatus> Status(const std::string& enrollment_id);
   Result<void> Revoke(const std::string& serial_hex, RevocationReason reason,
                       const std::string& actor);
+  // A request the mapping refused: written to the audit log (action "deny", no enrollment) with
+  // the rule, the identifier and the message, so an administrator can see who was turned away
+  // and why. The protocol layer answers the client itself.
+  Result<void> RecordDenial(const std::string& account, const std::string& protocol,
+                            const std::string& requester, const mapping::Denial& denial);
   // The stored certificate and the account it was issued under; kNotFound if not ours.
   Result<CertificateRecord> Lookup(const std::string& serial_hex);
 

@@ -221,6 +221,22 @@ TEST_F(IssuanceTest, IssuesWithinBudgetAndRecordsEverything) {
   EXPECT_EQ(found->account, "web");
 }
 
+TEST_F(IssuanceTest, DenialIsAudited) {
+  mapping::Denial denial{mapping::DenialReason::kNameNotAllowed, "accounts.web.names",
+                         "evil.example.com", "evil.example.com is not a name account web allows"};
+  ASSERT_TRUE(service_->RecordDenial("web", "acme", "acct-1", denial).ok());
+  auto audit = store_->ListAudit("", 10);
+  ASSERT_TRUE(audit.ok());
+  ASSERT_EQ(audit->size(), 1u);
+  EXPECT_EQ(audit->front().action, "deny");
+  EXPECT_EQ(audit->front().account, "web");
+  EXPECT_EQ(audit->front().actor, "acme:acct-1");
+  EXPECT_NE(audit->front().detail.find("\"identifier\":\"evil.example.com\""), std::string::npos)
+      << audit->front().detail;
+  EXPECT_NE(audit->front().detail.find("name_not_allowed"), std::string::npos)
+      << audit->front().detail;
+}
+
 TEST_F(IssuanceTest, PendingApprovalThenIssuedByThePoller) {
   scm_.auto_issue_ = false;
   auto status = service_->Submit(MakeSubmission("a.example.test"));

@@ -34,9 +34,8 @@ std::string FormatTime(std::optional<TimePoint> t) {
 }
 
 int64_t DaysLeft(TimePoint now, TimePoint t) {
-  const int64_t seconds = ToUnixSeconds(t) - ToUnixSeconds(now);
   constexpr int64_t kDay = 86400;
-  return seconds >= 0 ? seconds / kDay : -((-seconds + kDay - 1) / kDay);
+  return (ToUnixSeconds(t) - ToUnixSeconds(now)) / kDay;
 }
 
 std::string FormatDuration(std::chrono::seconds d) {

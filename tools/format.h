@@ -18,7 +18,7 @@ void PrintTable(std::ostream& out, const std::vector<std::string>& header,
 
 // RFC 3339 UTC, or "-" for nullopt / the epoch.
 std::string FormatTime(std::optional<TimePoint> t);
-// Whole days from `now` to `t`, rounded down (negative once past).
+// Whole days from `now` to `t`, rounded toward zero (negative: that many whole days past).
 int64_t DaysLeft(TimePoint now, TimePoint t);
 // "30d" style for a duration in seconds: the largest unit that divides it.
 std::string FormatDuration(std::chrono::seconds d);

@@ -72,9 +72,8 @@ int RunCertsList(Session& session, const ParsedArgs& args) {
   }
   std::vector<std::vector<std::string>> rows;
   for (const auto& c : certs) {
-    const int64_t days = DaysLeft(now, c.not_after);
     rows.push_back({c.serial_hex, c.common_name, c.account, FormatRfc3339(c.not_after),
-                    days < 0 ? "expired" : std::to_string(days),
+                    c.not_after <= now ? "expired" : std::to_string(DaysLeft(now, c.not_after)),
                     c.revoked_at ? "yes (" + FormatRfc3339(*c.revoked_at) + ")" : "no"});
   }
   PrintTable(out, {"SERIAL", "COMMON NAME", "ACCOUNT", "NOT AFTER", "DAYS LEFT", "REVOKED"}, rows);

@@ -20,7 +20,7 @@ std::string Join(const std::vector<std::string>& items, const std::string& none 
 
 std::string CatalogNote(const AdminDecision& d) {
   if (d.catalog_published_at) {
-    return "checked against SCM's profile listing as enrollgated published it at " +
+    return "Checked against SCM's profile listing as enrollgated published it at " +
            FormatRfc3339(*d.catalog_published_at);
   }
   return "SCM's profile listing was NOT checked: none is in the store yet (start enrollgated "

@@ -320,7 +320,7 @@ TEST_F(EnrollgateTest, ExplainAllowedWithCatalogNamesTheScmProfile) {
   RunResult r = Run({"mapping", "explain", "--account", "web", "--identifier", "www.example.test"});
   ASSERT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("SCM profile 1001 'TLS Server'"), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("checked against SCM's profile listing"), std::string::npos);
+  EXPECT_NE(r.output.find("Checked against SCM's profile listing"), std::string::npos);
   EXPECT_NE(r.output.find("RSA-2048, RSA-3072, RSA-4096, EC-P-256, EC-P-384"), std::string::npos);
   EXPECT_EQ(r.output.find("NOT checked"), std::string::npos);
 

@@ -176,7 +176,10 @@ mapping::ScmCatalog CatalogFromConfig(const config::Config& config) {
           wanted.emplace_back(label.substr(0, dash), label.substr(dash + 1));
         }
       }
-      for (const auto& [alg, param] : wanted) {
+      for (const auto& wanted_type : wanted) {
+        // Named, not a structured binding: clang 14 cannot capture those in the lambda.
+        const std::string& alg = wanted_type.first;
+        const std::string& param = wanted_type.second;
         if (mapping::ScmProfileAllows(*p, alg, param)) continue;
         auto it = std::find_if(p->key_types.begin(), p->key_types.end(),
                                [&](const auto& entry) { return entry.first == alg; });

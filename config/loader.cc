@@ -259,6 +259,7 @@ class Loader {
       }
     }
     EG_TRY(LoadAccounts(top, &config.accounts));
+    EG_TRY(CheckCodeSigningLogin(config));
     ApplyDefaults(&config);
     if (options_.read_secrets) EG_TRY(ReadFiles(&config));
     config.warnings = std::move(warnings_);
@@ -473,6 +474,26 @@ class Loader {
     return Ok();
   }
 
+  // SCM's code-signing enrollment API takes only OAuth2 client credentials, whatever the admin
+  // API login is: a remote SCM with a code-signing account needs them.
+  static Result<void> CheckCodeSigningLogin(const Config& c) {
+    if (c.scm.mode != ScmMode::kRemote) return Ok();
+    for (size_t i = 0; i < c.accounts.size(); ++i) {
+      if (c.accounts[i].cert_type != CertType::kCodeSigning) continue;
+      const std::string because = "accounts[" + std::to_string(i) +
+                                  "] is a code_signing account, and SCM's code-signing API logs "
+                                  "in with OAuth2 client credentials only";
+      if (c.scm.auth.oauth_client_id.empty()) {
+        return PathError("scm.auth.oauth_client_id", "missing required key (" + because + ")");
+      }
+      if (c.scm.auth.oauth_client_secret_file.empty()) {
+        return PathError("scm.auth.oauth_client_secret_file",
+                         "missing required key (" + because + ")");
+      }
+    }
+    return Ok();
+  }
+
   Result<void> CheckScmMode(const ScmConfig& s) {
     if (s.mode != ScmMode::kRemote) return Ok();
     auto need = [](std::string_view path, const std::string& value,
@@ -605,6 +626,12 @@ class Loader {
                                                              {"attestation_anchor_files"}));
       EG_TRY(c.StringList("attestation_anchor_files", &a->code_signing.attestation_anchor_files));
       for (auto& f : a->code_signing.attestation_anchor_files) f = Resolve(f);
+    }
+    if (a->cert_type == CertType::kCodeSigning &&
+        a->code_signing.attestation_anchor_files.empty()) {
+      Warn(r.PathOf("code_signing.attestation_anchor_files"),
+           "no HSM attestation roots: every code-signing request of this account is refused "
+           "(SCM issues code signing only for keys proven to be in an HSM)");
     }
     return Ok();
   }

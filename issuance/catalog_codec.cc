@@ -94,6 +94,15 @@ Result<std::pair<CertType, ScmCustomField>> ReadField(const ordered_json& e,
     if (!m->is_boolean()) return InvalidArgument(path + ".mandatory: not a boolean");
     f.mandatory = m->get<bool>();
   }
+  if (auto ids = e.find("profile_ids"); ids != e.end()) {
+    if (!ids->is_array()) return InvalidArgument(path + ".profile_ids: not an array");
+    for (const auto& id : *ids) {
+      if (!id.is_number_integer()) {
+        return InvalidArgument(path + ".profile_ids: not an array of integers");
+      }
+      f.profile_ids.push_back(id.get<int64_t>());
+    }
+  }
   return std::make_pair(type, std::move(f));
 }
 
@@ -111,8 +120,10 @@ std::string EncodeCatalog(const mapping::ScmCatalog& catalog) {
   }
   ordered_json fields = ordered_json::array();
   for (const auto& [type, f] : catalog.custom_fields) {
-    fields.push_back(
-        {{"type", CertTypeName(type)}, {"id", f.id}, {"name", f.name}, {"mandatory", f.mandatory}});
+    ordered_json field = {
+        {"type", CertTypeName(type)}, {"id", f.id}, {"name", f.name}, {"mandatory", f.mandatory}};
+    if (!f.profile_ids.empty()) field["profile_ids"] = f.profile_ids;
+    fields.push_back(std::move(field));
   }
   ordered_json doc = {{"version", kVersion}, {"profiles", profiles}, {"custom_fields", fields}};
   return doc.dump();

@@ -8,7 +8,8 @@
 //   {"version": 1,
 //    "profiles": [{"type": "ssl", "id": 1001, "name": "...", "description": "...",
 //                  "terms": [90, 365], "key_types": {"RSA": ["2048"], "EC": ["P-256"]}}],
-//    "custom_fields": [{"type": "ssl", "id": 7, "name": "...", "mandatory": true}]}
+//    "custom_fields": [{"type": "ssl", "id": 7, "name": "...", "mandatory": true,
+//                       "profile_ids": [1004]}]}      (profile_ids only when SCM scoped it)
 // Key types are an object whose member order is kept as SCM listed it.
 #pragma once
 

@@ -91,7 +91,7 @@ void ValidateProfile(const config::AccountConfig& a, const config::ProfileConfig
     }
   }
   for (const ScmCustomField* f : fields) {
-    if (f->mandatory && !given.count(f->name)) {
+    if (f->MandatoryFor(p.scm_profile_id) && !given.count(f->name)) {
       problems.Add(key + ".custom_fields",
                    "SCM requires the custom field '" + f->name + "' (SCM error -62)");
     }
@@ -185,15 +185,6 @@ Result<void> ValidateAccounts(const std::vector<config::AccountConfig>& accounts
       } else if (!labels.insert(a.est.label).second) {
         problems.Add(key + ".est.label", "label '" + a.est.label + "' is used twice");
       }
-      if (!a.est.auth_none && a.est.basic_users.empty() && a.est.client_cert_anchor_files.empty()) {
-        problems.Add(key + ".est",
-                     "names no way to authenticate (auth_none, basic_users or client "
-                     "certificate anchors)");
-      }
-    }
-    if (a.cert_type == CertType::kCodeSigning && a.code_signing.attestation_anchor_files.empty()) {
-      problems.Add(key + ".code_signing.attestation_anchor_files",
-                   "code signing needs the HSM vendors' attestation roots");
     }
   }
   return problems.ToResult();

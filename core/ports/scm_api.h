@@ -17,6 +17,7 @@
 // Implementations must be safe to call from several threads at once.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -49,6 +50,14 @@ struct ScmCustomField {
   int64_t id = 0;
   std::string name;
   bool mandatory = false;
+  // The profiles the field applies to; empty = every profile of the type, which is what SCM
+  // documents. Only the emulator scopes fields (its `profileIds` extension, docs/divergences.md).
+  std::vector<int64_t> profile_ids;
+
+  bool MandatoryFor(int64_t profile_id) const {
+    return mandatory && (profile_ids.empty() || std::find(profile_ids.begin(), profile_ids.end(),
+                                                          profile_id) != profile_ids.end());
+  }
 };
 
 // Code-signing fields whose SCM names are not public (see docs/divergences.md). The wire names

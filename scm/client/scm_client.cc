@@ -294,6 +294,12 @@ class ScmClientImpl final : public ScmApi {
       if (auto m = item.find("mandatory"); m != item.end() && m->is_boolean()) {
         f.mandatory = m->get<bool>();
       }
+      // Not in SCM's documented reply; the emulator's extension (absent = every profile).
+      if (auto ids = item.find("profileIds"); ids != item.end() && ids->is_array()) {
+        for (const auto& id : *ids) {
+          if (id.is_number_integer()) f.profile_ids.push_back(id.get<int64_t>());
+        }
+      }
       out.push_back(std::move(f));
     }
     return out;

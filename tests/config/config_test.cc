@@ -597,6 +597,24 @@ TEST(AccountRulesTest, CertTypeSpecificFields) {
   ExpectError(j, "accounts[0].profiles[0].custom_fields[0].valu: unknown key");
 }
 
+TEST(AccountRulesTest, RemoteCodeSigningNeedsOAuth2Credentials) {
+  Json j = Minimal();
+  j["accounts"].push_back(EstAccount("cs", "cs"));
+  j["accounts"][1]["cert_type"] = "code_signing";
+  j["scm"] = {{"mode", "remote"},
+              {"base_url", "https://scm.example.test"},
+              {"auth", {{"customer_uri", "c"}, {"login", "l"}, {"password_file", "/pw"}}}};
+  ExpectError(j,
+              "scm.auth.oauth_client_id: missing required key (accounts[1] is a code_signing "
+              "account, and SCM's code-signing API logs in with OAuth2 client credentials only)");
+  j["scm"]["auth"]["oauth_client_id"] = "cs-client";
+  ExpectError(j, "scm.auth.oauth_client_secret_file: missing required key (accounts[1]");
+  j["scm"]["auth"]["oauth_client_secret_file"] = "/cs-secret";
+  EXPECT_TRUE(Load(j).ok());
+  j["scm"] = {{"mode", "embedded"}};  // the emulator's built-in client
+  EXPECT_TRUE(Load(j).ok());
+}
+
 TEST(AccountRulesTest, EstAuthentication) {
   Json j = Minimal();
   j["accounts"].push_back(EstAccount("b", "b"));

@@ -19,6 +19,7 @@ TEST(CatalogCodecTest, RoundTripKeepsEveryProfileAndFieldInOrder) {
   catalog.profiles[0].second.key_types = {{"RSA", {"2048"}}, {"EC", {"P-256"}}, {"EdDSA", {}}};
   catalog.custom_fields.push_back({CertType::kCodeSigning, {77, "Mailing Address", true}});
   catalog.custom_fields.push_back({CertType::kSsl, {78, "Cost Center", false}});
+  catalog.custom_fields.push_back({CertType::kSsl, {79, "Budget", true, {1004, 1005}}});
 
   auto decoded = DecodeCatalog(EncodeCatalog(catalog));
   ASSERT_TRUE(decoded.ok()) << decoded.error().ToString();
@@ -34,6 +35,7 @@ TEST(CatalogCodecTest, RoundTripKeepsEveryProfileAndFieldInOrder) {
     EXPECT_EQ(field.id, catalog.custom_fields[i].second.id);
     EXPECT_EQ(field.name, catalog.custom_fields[i].second.name);
     EXPECT_EQ(field.mandatory, catalog.custom_fields[i].second.mandatory);
+    EXPECT_EQ(field.profile_ids, catalog.custom_fields[i].second.profile_ids);
   }
   // The decoded catalog answers the same lookups.
   ASSERT_NE(decoded->FindProfile(CertType::kSsl, 1001), nullptr);

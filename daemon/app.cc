@@ -1,10 +1,15 @@
 #include "daemon/app.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <thread>
 
 #include "crypto/x509.h"
+#include "daemon/asio_scheduler.h"
 #include "daemon/server_cert.h"
+#include "daemon/webhook_notifier.h"
+#include "issuance/catalog_codec.h"
+#include "mapping/validate.h"
 #include "scm/client/scm_client.h"
 #include "scm/emulator/emulator.h"
 
@@ -17,6 +22,9 @@ namespace {
 constexpr char kEmbeddedLogin[] = "admin";
 constexpr char kEmbeddedPassword[] = "admin";
 constexpr char kEmbeddedCustomerUri[] = "demo";
+// Its built-in OAuth2 client for the code-signing REST enrollment API (scm/emulator/fixtures.cc).
+constexpr char kEmbeddedCodeSigningClientId[] = "codesign";
+constexpr char kEmbeddedCodeSigningSecret[] = "codesign-secret";
 
 std::string Terminated(std::string pem) {
   if (!pem.empty() && pem.back() != '\n') pem.push_back('\n');
@@ -34,7 +42,32 @@ Result<void> MakeDirectory(const std::string& dir) {
   return Ok();
 }
 
+bool IsTransient(const Error& e) {
+  return e.code() == ErrorCode::kUnavailable || e.code() == ErrorCode::kDeadlineExceeded;
+}
+
+Result<mapping::ScmCatalog> FetchCatalog(ScmApi& scm, const std::vector<CertType>& types) {
+  mapping::ScmCatalog catalog;
+  for (CertType type : types) {
+    const std::string name(CertTypeName(type));
+    Result<std::vector<ScmProfile>> profiles = scm.ListProfiles(type);
+    if (!profiles.ok()) return profiles.error().WithContext("listing SCM " + name + " profiles");
+    for (ScmProfile& p : *profiles) catalog.profiles.emplace_back(type, std::move(p));
+    Result<std::vector<ScmCustomField>> fields = scm.ListCustomFields(type);
+    if (!fields.ok()) return fields.error().WithContext("listing SCM " + name + " custom fields");
+    for (ScmCustomField& f : *fields) catalog.custom_fields.emplace_back(type, std::move(f));
+  }
+  return catalog;
+}
+
 }  // namespace
+
+const config::AccountConfig* MappingSnapshot::FindAccount(std::string_view name) const {
+  for (const config::AccountConfig& a : accounts) {
+    if (a.name == name) return &a;
+  }
+  return nullptr;
+}
 
 App::App(const config::Config& config, Logger& logger, Clock& clock)
     : config_(config), logger_(logger), clock_(clock) {}
@@ -81,6 +114,15 @@ Result<void> App::StartAll(const StopSignal& stop) {
   }
   EG_ASSIGN_OR_RETURN(scm_, CreateScm());
 
+  // SCM's catalog, and the accounts checked against it: a configuration SCM would reject stops
+  // the start here, naming the key path and the SCM rule.
+  EG_ASSIGN_OR_RETURN(std::shared_ptr<const MappingSnapshot> mapping,
+                      BuildMapping(config_.accounts));
+  {
+    std::lock_guard<std::mutex> lock(mapping_mu_);
+    mapping_ = std::move(mapping);
+  }
+
   // Server certificate.
   ServerCredentials creds;
   if (!config_.server.tls_cert_file.empty()) {
@@ -98,6 +140,30 @@ Result<void> App::StartAll(const StopSignal& stop) {
   }
   server_fingerprint_ = creds.fingerprint_sha256;
   EG_TRY(WriteCaBundle(creds.issuer_pems, creds.cert_chain_pem));
+
+  // Background work: the issuance poller (which first finishes what a crash left) and webhooks.
+  scheduler_ = std::make_unique<AsioScheduler>(2);
+  WebhookOptions webhook_options;
+  webhook_options.request_timeout = config_.issuance.webhook_timeout;
+  webhook_options.max_age = config_.issuance.webhook_max_age;
+  notifier_ =
+      std::make_unique<WebhookNotifier>(*store_, *scheduler_, clock_, logger_, webhook_options);
+  issuance::Options issuance_options;
+  issuance_options.wait_budget = config_.issuance.wait_budget;
+  issuance_options.poll_initial = config_.issuance.poll_initial;
+  issuance_options.poll_max = config_.issuance.poll_max;
+  issuance_options.claim_lease = config_.issuance.claim_lease;
+  issuance_options.poll_tick = config_.issuance.poll_tick;
+  issuance_ = std::make_unique<issuance::IssuanceService>(
+      *store_, *scm_, *notifier_, *scheduler_, clock_, logger_,
+      [this](const std::string& account) {
+        std::shared_ptr<const MappingSnapshot> m = this->mapping();
+        const config::AccountConfig* a = m->FindAccount(account);
+        return a != nullptr ? a->webhook_url : std::string();
+      },
+      issuance_options);
+  notifier_->Start();
+  issuance_->Start();
 
   // Routes.
   health_ = std::make_unique<HealthHandler>(*store_, logger_);
@@ -132,12 +198,19 @@ Result<std::unique_ptr<ScmApi>> App::CreateScm() {
     options.customer_uri = kEmbeddedCustomerUri;
     options.login = kEmbeddedLogin;
     options.password = kEmbeddedPassword;
+    options.oauth_client_id = kEmbeddedCodeSigningClientId;
+    options.oauth_client_secret = kEmbeddedCodeSigningSecret;
   } else {
     options.base_url = scm.base_url;
     options.code_signing_base_url = scm.code_signing_base_url;
     options.ca_bundle_pem = scm.ca_bundle_pem;  // read by the loader; "" = system store
     options.customer_uri = scm.auth.customer_uri;
     options.login = scm.auth.login;
+    // Code signing always goes through SCM's REST enrollment API with OAuth2, whatever the
+    // admin API login is.
+    options.oauth_token_url = scm.auth.oauth_token_url;
+    options.oauth_client_id = scm.auth.oauth_client_id;
+    options.oauth_client_secret = scm.auth.oauth_client_secret_value;
     switch (scm.auth.mode) {
       case config::ScmAuthMode::kPassword:
         options.auth = scm_client::AuthMode::kPassword;
@@ -150,9 +223,6 @@ Result<std::unique_ptr<ScmApi>> App::CreateScm() {
         break;
       case config::ScmAuthMode::kOAuth2:
         options.auth = scm_client::AuthMode::kOAuth2;
-        options.oauth_token_url = scm.auth.oauth_token_url;
-        options.oauth_client_id = scm.auth.oauth_client_id;
-        options.oauth_client_secret = scm.auth.oauth_client_secret_value;
         break;
     }
   }
@@ -202,7 +272,98 @@ std::string App::url() const {
   return "https://" + host + ":" + std::to_string(port);
 }
 
-void App::Reload() { logger_.Warn("SIGHUP: reload not implemented yet"); }
+std::shared_ptr<const MappingSnapshot> App::mapping() const {
+  std::lock_guard<std::mutex> lock(mapping_mu_);
+  return mapping_;
+}
+
+Result<std::shared_ptr<const MappingSnapshot>> App::BuildMapping(
+    const std::vector<config::AccountConfig>& accounts) {
+  std::vector<CertType> types;
+  if (config_.server.tls_cert_file.empty()) types.push_back(CertType::kSsl);
+  for (const config::AccountConfig& a : accounts) {
+    if (std::find(types.begin(), types.end(), a.cert_type) == types.end()) {
+      types.push_back(a.cert_type);
+    }
+  }
+  auto snapshot = std::make_shared<MappingSnapshot>();
+  snapshot->accounts = accounts;
+  Result<mapping::ScmCatalog> fetched = FetchCatalog(*scm_, types);
+  if (fetched.ok()) {
+    snapshot->catalog = std::move(fetched).value();
+    snapshot->catalog_fetched_at = clock_.Now();
+  } else if (IsTransient(fetched.error())) {
+    // SCM is down: serve on the last listing we published (renewals and pending work go on),
+    // and say so; with none there is nothing to check the accounts against.
+    Result<std::optional<MetaEntry>> stored =
+        store_->GetMeta(std::string(issuance::kCatalogMetaKey));
+    if (!stored.ok() || !stored->has_value()) {
+      return fetched.error().WithContext(
+          "SCM is unreachable and no earlier listing of its profiles is stored");
+    }
+    EG_ASSIGN_OR_RETURN(snapshot->catalog, issuance::DecodeCatalog((*stored)->value));
+    snapshot->catalog_fetched_at = (*stored)->updated_at;
+    snapshot->catalog_from_store = true;
+    logger_.Warn("SCM unreachable: using the profile listing published earlier",
+                 {{"error", fetched.error().ToString()},
+                  {"published_at", FormatRfc3339((*stored)->updated_at)}});
+  } else {
+    return fetched.error();
+  }
+  Result<void> valid = mapping::ValidateAccounts(snapshot->accounts, snapshot->catalog);
+  if (!valid.ok()) {
+    return InvalidArgument("the enrollment accounts do not match SCM's profiles:\n" +
+                           valid.error().message());
+  }
+  if (!snapshot->catalog_from_store) {
+    Result<void> published =
+        store_->PutMeta(std::string(issuance::kCatalogMetaKey),
+                        issuance::EncodeCatalog(snapshot->catalog), snapshot->catalog_fetched_at);
+    if (!published.ok()) return published.error().WithContext("publishing SCM's listing");
+  }
+  logger_.Info("enrollment accounts checked against SCM",
+               {{"accounts", snapshot->accounts.size()},
+                {"scm_profiles", snapshot->catalog.profiles.size()},
+                {"from_store", snapshot->catalog_from_store}});
+  return std::shared_ptr<const MappingSnapshot>(std::move(snapshot));
+}
+
+Result<void> App::Reload(const config::Config& config) {
+  std::vector<std::string> kept;
+  if (config.state_dir != config_.state_dir) kept.push_back("state_dir");
+  if (config.server.port != config_.server.port ||
+      config.server.listen_host != config_.server.listen_host ||
+      config.server.tls_cert_file != config_.server.tls_cert_file ||
+      config.server.tls_names != config_.server.tls_names) {
+    kept.push_back("server");
+  }
+  if (config.store.sqlite_path != config_.store.sqlite_path) kept.push_back("store");
+  if (config.scm.mode != config_.scm.mode || config.scm.base_url != config_.scm.base_url ||
+      config.scm.auth.login != config_.scm.auth.login ||
+      config.scm.auth.customer_uri != config_.scm.auth.customer_uri) {
+    kept.push_back("scm");
+  }
+  Result<std::shared_ptr<const MappingSnapshot>> next = BuildMapping(config.accounts);
+  if (!next.ok()) {
+    logger_.Error("reload refused; the previous enrollment accounts stay in force",
+                  {{"error", next.error().ToString()}});
+    return next.error();
+  }
+  for (const std::string& warning : config.warnings) logger_.Warn("config", {{"warning", warning}});
+  if (!kept.empty()) {
+    std::string names;
+    for (const std::string& k : kept) names += (names.empty() ? "" : ", ") + k;
+    logger_.Warn("reload: these settings changed but take effect only after a restart",
+                 {{"sections", names}});
+  }
+  {
+    std::lock_guard<std::mutex> lock(mapping_mu_);
+    mapping_ = std::move(next).value();
+  }
+  config_.accounts = config.accounts;
+  logger_.Info("reloaded", {{"accounts", config.accounts.size()}});
+  return Ok();
+}
 
 bool App::Shutdown() {
   if (shut_down_) return true;
@@ -212,6 +373,14 @@ bool App::Shutdown() {
     drained = server_->Drain(std::chrono::steady_clock::now() + config_.server.drain_timeout);
     server_.reset();
   }
+  // Background work stops before what it uses: no new passes, then the workers are joined (a
+  // pass in flight finishes its SCM call, bounded by the client's timeouts; whatever it leaves
+  // is in the store for the next start).
+  if (issuance_ != nullptr) issuance_->Stop();
+  if (notifier_ != nullptr) notifier_->Stop();
+  if (scheduler_ != nullptr) scheduler_->Shutdown();
+  issuance_.reset();
+  notifier_.reset();
   if (emulator_ != nullptr) {
     emulator_->Stop();
     logger_.Info("embedded SCM emulator stopped");

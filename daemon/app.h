@@ -1,14 +1,24 @@
 // App: the composition root of enrollgated. Builds every object from the Config, in order —
 // state directory, SQLite store (migrations run), the embedded SCM emulator (embedded mode), the
-// SCM client, the server certificate (configured, kept, or enrolled through SCM), the CA bundle
-// for clients, the router and the HTTPS server — and tears them down in reverse.
+// SCM client, SCM's catalog (profiles, terms, key types, custom fields) with the enrollment
+// accounts checked against it and published in the store for `enrollgate`, the server
+// certificate (configured, kept, or enrolled through SCM), the CA bundle for clients, the
+// background scheduler, the webhook notifier, the issuance service (whose poller first finishes
+// what a crash left: intents and pending collects), the router and the HTTPS server — and tears
+// them down in reverse.
+//
+// The mapping (accounts + catalog) is an immutable snapshot swapped whole by Reload (SIGHUP):
+// a request holds the snapshot it started with.
 //
 // Owns everything it builds; borrows the Logger, the Clock and the StopSignal (they outlive it).
-// Thread-safety: Start, Shutdown and the destructor from one thread; the accessors from any.
+// Thread-safety: Start, Reload, Shutdown and the destructor from one thread; the accessors from
+// any.
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "config/config.h"
 #include "core/clock.h"
@@ -18,6 +28,8 @@
 #include "daemon/health.h"
 #include "daemon/http_server.h"
 #include "daemon/stop_signal.h"
+#include "issuance/service.h"
+#include "mapping/catalog.h"
 #include "protocols/http/router.h"
 #include "storage/sqlite_store.h"
 
@@ -26,6 +38,19 @@ class Emulator;
 }
 
 namespace eg::daemon {
+
+class AsioScheduler;
+class WebhookNotifier;
+
+// What requests are decided against: the administrator's accounts and SCM's listing.
+struct MappingSnapshot {
+  std::vector<config::AccountConfig> accounts;
+  mapping::ScmCatalog catalog;
+  TimePoint catalog_fetched_at{};
+  bool catalog_from_store = false;  // SCM was unreachable: the last published listing
+
+  const config::AccountConfig* FindAccount(std::string_view name) const;
+};
 
 class App {
  public:
@@ -42,8 +67,14 @@ class App {
   const std::string& ca_bundle_path() const { return ca_bundle_path_; }
   const std::string& server_fingerprint() const { return server_fingerprint_; }
 
-  // SIGHUP. Not implemented yet: logs so.
-  void Reload();
+  // The current mapping; hold it for the length of one request.
+  std::shared_ptr<const MappingSnapshot> mapping() const;
+  issuance::IssuanceService& issuance() { return *issuance_; }
+
+  // SIGHUP with the re-read configuration: the enrollment accounts are checked against a fresh
+  // SCM listing and swapped in whole, or the old ones stay and the error is returned. Settings
+  // that need a restart (server, store, scm, issuance) are kept and named in a warning.
+  Result<void> Reload(const config::Config& config);
   // Stops accepting, drains requests in flight (server.drain_timeout_s), stops the emulator.
   // Returns true if every request finished in time. Idempotent.
   bool Shutdown();
@@ -52,6 +83,11 @@ class App {
   App(const config::Config& config, Logger& logger, Clock& clock);
   Result<void> StartAll(const StopSignal& stop);
   Result<std::unique_ptr<ScmApi>> CreateScm();
+  // Lists SCM's catalog for every certificate type the accounts (and the server certificate)
+  // use, checks `accounts` against it and publishes it; falls back to the published one when SCM
+  // is unreachable.
+  Result<std::shared_ptr<const MappingSnapshot>> BuildMapping(
+      const std::vector<config::AccountConfig>& accounts);
   Result<void> WriteCaBundle(const std::vector<std::string>& issuer_pems,
                              const std::string& leaf_chain_pem);
 
@@ -66,6 +102,11 @@ class App {
   std::unique_ptr<storage::SqliteStore> store_;
   std::unique_ptr<scm_emulator::Emulator> emulator_;
   std::unique_ptr<ScmApi> scm_;
+  mutable std::mutex mapping_mu_;
+  std::shared_ptr<const MappingSnapshot> mapping_;
+  std::unique_ptr<AsioScheduler> scheduler_;
+  std::unique_ptr<WebhookNotifier> notifier_;
+  std::unique_ptr<issuance::IssuanceService> issuance_;
   std::unique_ptr<HealthHandler> health_;
   http::Router router_;
   std::unique_ptr<HttpServer> server_;

@@ -33,7 +33,15 @@ std::optional<std::string> GetEnvironment(std::string_view name) {
   return std::string(value);
 }
 
-int Run(const eg::config::Config& config) {
+// The configuration as the daemon uses it: the file, then the environment (ENROLLGATE_PORT).
+eg::Result<eg::config::Config> LoadDaemonConfig(const std::string& path) {
+  eg::Result<eg::config::Config> config = eg::config::LoadConfigFile(path);
+  if (!config.ok()) return config.error().WithContext(path);
+  EG_TRY(eg::daemon::ApplyEnvironment(*config, GetEnvironment));
+  return config;
+}
+
+int Run(const std::string& config_path, const eg::config::Config& config) {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
@@ -86,11 +94,18 @@ int Run(const eg::config::Config& config) {
       stop.Stop();
       if (app != nullptr) break;  // else wait for start-up to notice and finish
     } else if (sig == SIGHUP) {
-      if (app != nullptr) {
-        app->Reload();
-      } else {
-        logger.Warn("SIGHUP during start-up: reload not implemented yet");
+      if (app == nullptr) {
+        logger.Warn("SIGHUP during start-up ignored: nothing to reload yet");
+        continue;
       }
+      logger.Info("reloading", {{"config", config_path}});
+      eg::Result<eg::config::Config> next = LoadDaemonConfig(config_path);
+      if (!next.ok()) {
+        logger.Error("reload refused; the running configuration stays in force",
+                     {{"error", next.error().ToString()}});
+        continue;
+      }
+      (void)app->Reload(*next);  // logs its own outcome
     }
   }
   bool drained = app->Shutdown();
@@ -121,14 +136,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "enrollgated: %s\n", path.error().message().c_str());
     return kExitUsage;
   }
-  eg::Result<eg::config::Config> config = eg::config::LoadConfigFile(*path);
+  eg::Result<eg::config::Config> config = LoadDaemonConfig(*path);
   if (!config.ok()) {
-    std::fprintf(stderr, "enrollgated: %s: %s\n", path->c_str(), config.error().message().c_str());
-    return kExitUsage;
-  }
-  eg::Result<void> env = eg::daemon::ApplyEnvironment(*config, GetEnvironment);
-  if (!env.ok()) {
-    std::fprintf(stderr, "enrollgated: %s\n", env.error().message().c_str());
+    std::fprintf(stderr, "enrollgated: %s\n", config.error().message().c_str());
     return kExitUsage;
   }
   if (flags->check_config) {
@@ -138,5 +148,5 @@ int main(int argc, char** argv) {
     std::printf("config OK\n");
     return kExitOk;
   }
-  return Run(*config);
+  return Run(*path, *config);
 }

@@ -113,6 +113,63 @@ json CommonDetails(Service& s, const Record& r, const HttpRequest& req) {
   return j;
 }
 
+Result<Record> RenewFromBody(Service& s, CertType type, int64_t id, const HttpRequest& req) {
+  EG_ASSIGN_OR_RETURN(json b, ParseBody(req, true));
+  EG_ASSIGN_OR_RETURN(auto csr, OptString(b, "csr"));
+  return s.Renew(type, id, StringOr(csr));
+}
+
+Result<HttpReply> RouteFamily(Service& s, const HttpRequest& req, const Segments& rest,
+                              const FamilyRoutes& family) {
+  const CertType type = family.type;
+  const std::string& m = req.method;
+  const size_t n = rest.size();
+  const bool get = m == "GET" || m == "HEAD";
+  if (n == 0 && get) return family.list(s, req);
+  const std::string& op = n > 0 ? rest[0] : std::string();
+  if (n == 1 && get && op == "types") return ProfilesReply(s, type, req);
+  if (n == 1 && get && op == "customFields") return CustomFieldsReply(s, type);
+  if (n == 1 && m == "POST" && op == "enroll") return family.enroll(s, req);
+  if (n == 1 && get) {
+    EG_ASSIGN_OR_RETURN(auto id, IdArg(type, op));
+    EG_ASSIGN_OR_RETURN(auto r, s.Get(type, id));
+    return JsonReply(family.details(s, r, req));
+  }
+  if ((n == 2 || n == 3) && get && op == "collect") {
+    EG_ASSIGN_OR_RETURN(auto id, IdArg(type, rest[1]));
+    return s.Collect(type, id, n == 3 ? rest[2] : req.Query("format"));
+  }
+  if (m != "POST") return NoSuchEndpoint(req);
+  if (n == 2 && (op == "approve" || op == "decline")) {
+    EG_ASSIGN_OR_RETURN(auto id, IdArg(type, rest[1]));
+    EG_ASSIGN_OR_RETURN(json b, ParseBody(req, true));
+    EG_ASSIGN_OR_RETURN(auto msg, OptString(b, "message"));
+    EG_TRY(s.Decide(type, id, op == "approve", StringOr(msg)));
+    return NoContent();
+  }
+  const bool by_serial = n == 3 && rest[1] == "serial";
+  const bool by_order = family.order_paths && n == 3 && rest[1] == "order";
+  if (op == "revoke" && (n == 2 || by_serial || by_order)) {
+    EG_ASSIGN_OR_RETURN(json b, ParseBody(req, true));
+    EG_ASSIGN_OR_RETURN(auto code, ReasonCodeArg(b));
+    EG_ASSIGN_OR_RETURN(auto reason, OptString(b, "reason"));
+    int64_t id = 0;
+    if (by_serial) {
+      EG_ASSIGN_OR_RETURN(id, s.FindBySerial(type, rest[2]));
+    } else {
+      EG_ASSIGN_OR_RETURN(id, IdArg(type, rest[n - 1]));
+    }
+    EG_TRY(s.Revoke(type, id, code, StringOr(reason)));
+    return NoContent();
+  }
+  if (family.renew_reply && op == "renew" && (n == 2 || by_order)) {
+    EG_ASSIGN_OR_RETURN(auto id, IdArg(type, rest[n - 1]));
+    EG_ASSIGN_OR_RETURN(auto r, RenewFromBody(s, type, id, req));
+    return JsonReply(family.renew_reply(r));
+  }
+  return NoSuchEndpoint(req);
+}
+
 Result<HttpReply> HandleOrganizations(Service& s, const HttpRequest& req, const Segments& rest) {
   if (req.method != "GET" && req.method != "HEAD") return NoSuchEndpoint(req);
   json all = json::array();

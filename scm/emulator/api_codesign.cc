@@ -100,9 +100,7 @@ Result<HttpReply> HandleCodeSigning(Service& s, const HttpRequest& req, const Se
     return NoContent();
   }
   if (n == 3 && m == "POST" && rest[2] == "renew") {
-    EG_ASSIGN_OR_RETURN(json b, ParseBody(req, true));
-    EG_ASSIGN_OR_RETURN(auto csr, OptString(b, "csr"));
-    EG_ASSIGN_OR_RETURN(auto r, s.Renew(kType, id, StringOr(csr)));
+    EG_ASSIGN_OR_RETURN(auto r, RenewFromBody(s, kType, id, req));
     return JsonReply({{Key(pv::kCsIdField), r.id}});
   }
   return NoSuchEndpoint(req);

@@ -61,52 +61,12 @@ Result<HttpReply> List(Service& s, const HttpRequest& req) {
 }  // namespace
 
 Result<HttpReply> HandleDevice(Service& s, const HttpRequest& req, const Segments& rest) {
-  const std::string& m = req.method;
+  static constexpr FamilyRoutes kRoutes = {
+      kType, List, Enroll, Details, /*order_paths=*/true, /*renew_reply=*/EnrollShape};
+  // The device family's own route: POST replace/{id} and replace/order/{id}.
   const size_t n = rest.size();
-  const bool get = m == "GET" || m == "HEAD";
-  if (n == 0 && get) return List(s, req);
-  const std::string& op = n > 0 ? rest[0] : std::string();
-  if (n == 1 && get && op == "types") return ProfilesReply(s, kType, req);
-  if (n == 1 && get && op == "customFields") return CustomFieldsReply(s, kType);
-  if (n == 1 && m == "POST" && op == "enroll") return Enroll(s, req);
-  if (n == 1 && get) {
-    EG_ASSIGN_OR_RETURN(auto id, IdArg(kType, op));
-    EG_ASSIGN_OR_RETURN(auto r, s.Get(kType, id));
-    return JsonReply(Details(s, r, req));
-  }
-  if ((n == 2 || n == 3) && get && op == "collect") {
-    EG_ASSIGN_OR_RETURN(auto id, IdArg(kType, rest[1]));
-    return s.Collect(kType, id, n == 3 ? rest[2] : req.Query("format"));
-  }
-  if (m != "POST") return NoSuchEndpoint(req);
-  if (n == 2 && (op == "approve" || op == "decline")) {
-    EG_ASSIGN_OR_RETURN(auto id, IdArg(kType, rest[1]));
-    EG_ASSIGN_OR_RETURN(json b, ParseBody(req, true));
-    EG_ASSIGN_OR_RETURN(auto msg, OptString(b, "message"));
-    EG_TRY(s.Decide(kType, id, op == "approve", StringOr(msg)));
-    return NoContent();
-  }
-  if (op == "revoke" && (n == 2 || (n == 3 && (rest[1] == "order" || rest[1] == "serial")))) {
-    EG_ASSIGN_OR_RETURN(json b, ParseBody(req, true));
-    EG_ASSIGN_OR_RETURN(auto code, ReasonCodeArg(b));
-    EG_ASSIGN_OR_RETURN(auto reason, OptString(b, "reason"));
-    int64_t id = 0;
-    if (n == 3 && rest[1] == "serial") {
-      EG_ASSIGN_OR_RETURN(id, s.FindBySerial(kType, rest[2]));
-    } else {
-      EG_ASSIGN_OR_RETURN(id, IdArg(kType, rest[n - 1]));
-    }
-    EG_TRY(s.Revoke(kType, id, code, StringOr(reason)));
-    return NoContent();
-  }
-  if (op == "renew" && (n == 2 || (n == 3 && rest[1] == "order"))) {
-    EG_ASSIGN_OR_RETURN(auto id, IdArg(kType, rest[n - 1]));
-    EG_ASSIGN_OR_RETURN(json b, ParseBody(req, true));
-    EG_ASSIGN_OR_RETURN(auto csr, OptString(b, "csr"));
-    EG_ASSIGN_OR_RETURN(auto r, s.Renew(kType, id, StringOr(csr)));
-    return JsonReply(EnrollShape(r));
-  }
-  if (op == "replace" && (n == 2 || (n == 3 && rest[1] == "order"))) {
+  if (req.method == "POST" && n > 0 && rest[0] == "replace" &&
+      (n == 2 || (n == 3 && rest[1] == "order"))) {
     EG_ASSIGN_OR_RETURN(auto id, IdArg(kType, rest[n - 1]));
     EG_ASSIGN_OR_RETURN(json b, ParseBody(req, false));
     EG_ASSIGN_OR_RETURN(auto csr, OptString(b, "csr"));
@@ -114,7 +74,7 @@ Result<HttpReply> HandleDevice(Service& s, const HttpRequest& req, const Segment
     EG_TRY(s.Replace(kType, id, StringOr(csr), "", {}, revoke.value_or(false)));
     return NoContent();
   }
-  return NoSuchEndpoint(req);
+  return RouteFamily(s, req, rest, kRoutes);
 }
 
 }  // namespace eg::scm_emulator

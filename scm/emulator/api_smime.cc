@@ -8,6 +8,11 @@ namespace {
 
 constexpr CertType kType = CertType::kClient;
 
+// The reply to enroll and renew.
+json OrderReply(const Record& r) {
+  return {{"orderNumber", r.id}, {"backendCertId", std::to_string(r.id)}};
+}
+
 json Details(Service& s, const Record& r, const HttpRequest& req) {
   json j = CommonDetails(s, r, req);
   j["id"] = r.id;
@@ -50,7 +55,7 @@ Result<HttpReply> Enroll(Service& s, const HttpRequest& req) {
   EG_ASSIGN_OR_RETURN(in.custom_fields, OptNameValues(b, "customFields"));
   in.requester = req.principal;
   EG_ASSIGN_OR_RETURN(auto r, s.Enroll(in));
-  return JsonReply({{"orderNumber", r.id}, {"backendCertId", std::to_string(r.id)}});
+  return JsonReply(OrderReply(r));
 }
 
 Result<HttpReply> List(Service& s, const HttpRequest& req) {
@@ -72,52 +77,9 @@ Result<HttpReply> List(Service& s, const HttpRequest& req) {
 }  // namespace
 
 Result<HttpReply> HandleSmime(Service& s, const HttpRequest& req, const Segments& rest) {
-  const std::string& m = req.method;
-  const size_t n = rest.size();
-  const bool get = m == "GET" || m == "HEAD";
-  if (n == 0 && get) return List(s, req);
-  const std::string& op = n > 0 ? rest[0] : std::string();
-  if (n == 1 && get && op == "types") return ProfilesReply(s, kType, req);
-  if (n == 1 && get && op == "customFields") return CustomFieldsReply(s, kType);
-  if (n == 1 && m == "POST" && op == "enroll") return Enroll(s, req);
-  if (n == 1 && get) {
-    EG_ASSIGN_OR_RETURN(auto id, IdArg(kType, op));
-    EG_ASSIGN_OR_RETURN(auto r, s.Get(kType, id));
-    return JsonReply(Details(s, r, req));
-  }
-  if ((n == 2 || n == 3) && get && op == "collect") {
-    EG_ASSIGN_OR_RETURN(auto id, IdArg(kType, rest[1]));
-    return s.Collect(kType, id, n == 3 ? rest[2] : req.Query("format"));
-  }
-  if (m != "POST") return NoSuchEndpoint(req);
-  if (n == 2 && (op == "approve" || op == "decline")) {
-    EG_ASSIGN_OR_RETURN(auto id, IdArg(kType, rest[1]));
-    EG_ASSIGN_OR_RETURN(json b, ParseBody(req, true));
-    EG_ASSIGN_OR_RETURN(auto msg, OptString(b, "message"));
-    EG_TRY(s.Decide(kType, id, op == "approve", StringOr(msg)));
-    return NoContent();
-  }
-  if (op == "revoke" && (n == 2 || (n == 3 && (rest[1] == "order" || rest[1] == "serial")))) {
-    EG_ASSIGN_OR_RETURN(json b, ParseBody(req, true));
-    EG_ASSIGN_OR_RETURN(auto code, ReasonCodeArg(b));
-    EG_ASSIGN_OR_RETURN(auto reason, OptString(b, "reason"));
-    int64_t id = 0;
-    if (n == 3 && rest[1] == "serial") {
-      EG_ASSIGN_OR_RETURN(id, s.FindBySerial(kType, rest[2]));
-    } else {
-      EG_ASSIGN_OR_RETURN(id, IdArg(kType, rest[n - 1]));
-    }
-    EG_TRY(s.Revoke(kType, id, code, StringOr(reason)));
-    return NoContent();
-  }
-  if (op == "renew" && (n == 2 || (n == 3 && rest[1] == "order"))) {
-    EG_ASSIGN_OR_RETURN(auto id, IdArg(kType, rest[n - 1]));
-    EG_ASSIGN_OR_RETURN(json b, ParseBody(req, true));
-    EG_ASSIGN_OR_RETURN(auto csr, OptString(b, "csr"));
-    EG_ASSIGN_OR_RETURN(auto r, s.Renew(kType, id, StringOr(csr)));
-    return JsonReply({{"orderNumber", r.id}, {"backendCertId", std::to_string(r.id)}});
-  }
-  return NoSuchEndpoint(req);
+  static constexpr FamilyRoutes kRoutes = {
+      kType, List, Enroll, Details, /*order_paths=*/true, /*renew_reply=*/OrderReply};
+  return RouteFamily(s, req, rest, kRoutes);
 }
 
 }  // namespace eg::scm_emulator

@@ -126,46 +126,27 @@ Result<HttpReply> List(Service& s, const HttpRequest& req) {
 }  // namespace
 
 Result<HttpReply> HandleSsl(Service& s, const HttpRequest& req, const Segments& rest) {
+  static constexpr FamilyRoutes kRoutes = {
+      kType, List, Enroll, Details, /*order_paths=*/false, /*renew_reply=*/nullptr};
+  // SSL's own routes, none of them a shared one's: PUT "" (update), POST renewById/{id},
+  // renew/{renewId}, replace/{id}.
   const std::string& m = req.method;
   const size_t n = rest.size();
-  const bool get = m == "GET" || m == "HEAD";
-  if (n == 0 && get) return List(s, req);
   if (n == 0 && m == "PUT") return Update(s, req);
-  const std::string& op = n > 0 ? rest[0] : std::string();
-  if (n == 1 && get && op == "types") return ProfilesReply(s, kType, req);
-  if (n == 1 && get && op == "customFields") return CustomFieldsReply(s, kType);
-  if (n == 1 && m == "POST" && op == "enroll") return Enroll(s, req);
-  if (n == 1 && get) {
-    EG_ASSIGN_OR_RETURN(auto id, IdArg(kType, op));
-    EG_ASSIGN_OR_RETURN(auto r, s.Get(kType, id));
-    return JsonReply(Details(s, r, req));
-  }
-  if ((n == 2 || n == 3) && get && op == "collect") {
+  if (n != 2 || m != "POST") return RouteFamily(s, req, rest, kRoutes);
+  const std::string& op = rest[0];
+  if (op == "renewById") {
     EG_ASSIGN_OR_RETURN(auto id, IdArg(kType, rest[1]));
-    return s.Collect(kType, id, n == 3 ? rest[2] : req.Query("format"));
-  }
-  if (m != "POST") return NoSuchEndpoint(req);
-  if (n == 2 && (op == "approve" || op == "decline")) {
-    EG_ASSIGN_OR_RETURN(auto id, IdArg(kType, rest[1]));
-    EG_ASSIGN_OR_RETURN(json b, ParseBody(req, true));
-    EG_ASSIGN_OR_RETURN(auto msg, OptString(b, "message"));
-    EG_TRY(s.Decide(kType, id, op == "approve", StringOr(msg)));
-    return NoContent();
-  }
-  if (n == 2 && op == "renewById") {
-    EG_ASSIGN_OR_RETURN(auto id, IdArg(kType, rest[1]));
-    EG_ASSIGN_OR_RETURN(json b, ParseBody(req, true));
-    EG_ASSIGN_OR_RETURN(auto csr, OptString(b, "csr"));
-    EG_ASSIGN_OR_RETURN(auto r, s.Renew(kType, id, StringOr(csr)));
+    EG_ASSIGN_OR_RETURN(auto r, RenewFromBody(s, kType, id, req));
     return JsonReply({{"sslId", r.id}});
   }
-  if (n == 2 && op == "renew") {
+  if (op == "renew") {  // by renewId
     EG_ASSIGN_OR_RETURN(json b, ParseBody(req, true));
     EG_ASSIGN_OR_RETURN(auto csr, OptString(b, "csr"));
     EG_TRY(s.RenewByRenewId(rest[1], StringOr(csr)));
     return NoContent();
   }
-  if (n == 2 && op == "replace") {
+  if (op == "replace") {
     EG_ASSIGN_OR_RETURN(auto id, IdArg(kType, rest[1]));
     EG_ASSIGN_OR_RETURN(json b, ParseBody(req, false));
     EG_ASSIGN_OR_RETURN(auto csr, OptString(b, "csr"));
@@ -176,20 +157,7 @@ Result<HttpReply> HandleSsl(Service& s, const HttpRequest& req, const Segments& 
     EG_TRY(s.Replace(kType, id, StringOr(csr), StringOr(cn), names, false));
     return NoContent();
   }
-  if ((n == 2 || (n == 3 && rest[1] == "serial")) && op == "revoke") {
-    EG_ASSIGN_OR_RETURN(json b, ParseBody(req, true));
-    EG_ASSIGN_OR_RETURN(auto code, ReasonCodeArg(b));
-    EG_ASSIGN_OR_RETURN(auto reason, OptString(b, "reason"));
-    int64_t id = 0;
-    if (n == 3) {
-      EG_ASSIGN_OR_RETURN(id, s.FindBySerial(kType, rest[2]));
-    } else {
-      EG_ASSIGN_OR_RETURN(id, IdArg(kType, rest[1]));
-    }
-    EG_TRY(s.Revoke(kType, id, code, StringOr(reason)));
-    return NoContent();
-  }
-  return NoSuchEndpoint(req);
+  return RouteFamily(s, req, rest, kRoutes);
 }
 
 }  // namespace eg::scm_emulator

@@ -67,7 +67,8 @@ Options:
   --config FILE    the JSON configuration (else $ENROLLGATE_CONFIG; config/embedded.json runs
                    everything on this machine with the embedded SCM emulator)
   --check-config   load and validate the configuration, print "config OK" and exit 0, or print
-                   the error with its key path and exit 2
+                   the error with its key path and exit 2 (offline: the check against SCM's
+                   profiles happens at start, or with `enrollgate config check`)
   --version        print "enrollgated <version>" and exit
   --help, -h       print this text and exit
 
@@ -81,10 +82,16 @@ On start it prints two lines to stdout, then logs JSON lines to stderr:
 
 Signals:
   SIGTERM, SIGINT  stop accepting, finish requests in flight (server.drain_timeout_s), exit 0
-  SIGHUP           reload (not implemented yet: logged and ignored)
+  SIGHUP           re-read the configuration and swap in its enrollment accounts once they pass
+                   the check against SCM's profiles; a bad one is refused (logged) and the
+                   running accounts stay. server, store, scm and issuance need a restart.
 
-Exit status: 0 after a clean stop or a good config; 1 when start-up fails; 2 for a bad command
-line or configuration.
+At start the enrollment accounts are checked against SCM's own profile listing (terms, key
+types, mandatory custom fields): a configuration SCM would reject stops the start, naming the key
+path and SCM's rule. Enrollments left unfinished by a crash are completed in the background.
+
+Exit status: 0 after a clean stop or a good config; 1 when start-up fails (including a
+configuration SCM would reject); 2 for a bad command line or configuration.
 )";
 }
 

@@ -1,7 +1,5 @@
 #include "daemon/flags.h"
 
-#include <charconv>
-
 #ifndef EG_VERSION
 #error "EG_VERSION must be defined by the build (PROJECT_VERSION)"
 #endif
@@ -38,20 +36,6 @@ Result<std::string> ResolveConfigPath(const Flags& flags, const GetEnv& env) {
   return InvalidArgument(
       "no configuration: pass --config FILE or set ENROLLGATE_CONFIG "
       "(config/embedded.json runs everything locally)");
-}
-
-Result<void> ApplyEnvironment(config::Config& config, const GetEnv& env) {
-  std::optional<std::string> port = env("ENROLLGATE_PORT");
-  if (!port.has_value()) return Ok();
-  unsigned value = 0;
-  const char* begin = port->data();
-  const char* end = begin + port->size();
-  auto [ptr, ec] = std::from_chars(begin, end, value);
-  if (port->empty() || ec != std::errc() || ptr != end || value > 65535) {
-    return InvalidArgument("ENROLLGATE_PORT: \"" + *port + "\" is not a port number (0-65535)");
-  }
-  config.server.port = static_cast<uint16_t>(value);
-  return Ok();
 }
 
 std::string VersionText() { return std::string("enrollgated ") + EG_VERSION; }

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "config/environment.h"
 #include "core/result.h"
 
 namespace eg::daemon {
@@ -25,13 +26,10 @@ struct Flags {
 Result<Flags> ParseFlags(const std::vector<std::string>& args);
 
 // Reads an environment variable; nullopt when unset.
-using GetEnv = std::function<std::optional<std::string>(std::string_view name)>;
+using GetEnv = config::GetEnv;
 
 // The config file: --config, else $ENROLLGATE_CONFIG, else an error telling the user how.
 Result<std::string> ResolveConfigPath(const Flags& flags, const GetEnv& env);
-
-// Applies ENROLLGATE_PORT (overrides server.port; 0 = any free port).
-Result<void> ApplyEnvironment(config::Config& config, const GetEnv& env);
 
 // The complete --help text (ends with a newline).
 std::string HelpText();

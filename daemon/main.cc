@@ -37,7 +37,7 @@ std::optional<std::string> GetEnvironment(std::string_view name) {
 eg::Result<eg::config::Config> LoadDaemonConfig(const std::string& path) {
   eg::Result<eg::config::Config> config = eg::config::LoadConfigFile(path);
   if (!config.ok()) return config.error().WithContext(path);
-  EG_TRY(eg::daemon::ApplyEnvironment(*config, GetEnvironment));
+  EG_TRY(eg::config::ApplyEnvironment(*config, GetEnvironment));
   return config;
 }
 

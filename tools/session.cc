@@ -1,6 +1,5 @@
 #include "tools/session.h"
 
-#include <charconv>
 #include <filesystem>
 #include <system_error>
 
@@ -56,21 +55,6 @@ Result<std::string> ResolveConfigPath(const std::string& flag, const Environment
       "uses (inside the repository, config/embedded.json is the default)");
 }
 
-Result<void> ApplyPortOverride(config::Config& config, const GetEnv& getenv) {
-  // The daemon's rule (daemon/flags.cc ApplyEnvironment); tools may not include daemon/.
-  std::optional<std::string> port = getenv("ENROLLGATE_PORT");
-  if (!port.has_value()) return Ok();
-  unsigned value = 0;
-  const char* begin = port->data();
-  const char* end = begin + port->size();
-  auto [ptr, ec] = std::from_chars(begin, end, value);
-  if (port->empty() || ec != std::errc() || ptr != end || value > 65535) {
-    return InvalidArgument("ENROLLGATE_PORT: \"" + *port + "\" is not a port number (0-65535)");
-  }
-  config.server.port = static_cast<uint16_t>(value);
-  return Ok();
-}
-
 std::string AcmeDirectoryUrl(const config::Config& config) {
   std::string host =
       config.server.tls_names.empty() ? config.server.listen_host : config.server.tls_names.front();
@@ -88,7 +72,7 @@ Result<config::Config> LoadToolConfig(const std::string& path, const GetEnv& get
   options.read_secrets = read_secrets;
   Result<config::Config> loaded = config::LoadConfigFile(path, options);
   if (!loaded.ok()) return loaded.error().WithContext(path);
-  EG_TRY(ApplyPortOverride(*loaded, getenv));
+  EG_TRY(config::ApplyEnvironment(*loaded, getenv));
   return loaded;
 }
 

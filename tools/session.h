@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "config/config.h"
+#include "config/environment.h"
 #include "core/clock.h"
 #include "core/ports/store.h"
 #include "core/result.h"
@@ -28,7 +29,7 @@ inline constexpr int kExitFailed = 1;   // the operation failed or was denied
 inline constexpr int kExitUsage = 2;    // bad command line, or the configuration does not load
 inline constexpr int kExitPending = 3;  // enroll --wait: still pending when the wait ended
 
-using GetEnv = std::function<std::optional<std::string>(std::string_view name)>;
+using GetEnv = config::GetEnv;
 
 // The world a command sees.
 struct Environment {
@@ -47,9 +48,6 @@ std::string FindRepositoryRoot(const std::string& start);
 // --config, else $ENROLLGATE_CONFIG, else config/embedded.json of the repository found above the
 // working directory or the executable; else InvalidArgument saying how to name one.
 Result<std::string> ResolveConfigPath(const std::string& flag, const Environment& env);
-
-// ENROLLGATE_PORT as the daemon applies it (overrides server.port).
-Result<void> ApplyPortOverride(config::Config& config, const GetEnv& getenv);
 
 // "https://<tls_names[0] or listen_host>:<port>/acme/directory".
 std::string AcmeDirectoryUrl(const config::Config& config);

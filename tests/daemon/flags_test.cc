@@ -51,14 +51,14 @@ TEST(FlagsTest, ConfigPathFromFlagThenEnvironment) {
 TEST(FlagsTest, PortFromEnvironment) {
   config::Config c;
   c.server.port = 8443;
-  ASSERT_TRUE(ApplyEnvironment(c, Env({})).ok());
+  ASSERT_TRUE(config::ApplyEnvironment(c, Env({})).ok());
   EXPECT_EQ(c.server.port, 8443);
-  ASSERT_TRUE(ApplyEnvironment(c, Env({{"ENROLLGATE_PORT", "0"}})).ok());
+  ASSERT_TRUE(config::ApplyEnvironment(c, Env({{"ENROLLGATE_PORT", "0"}})).ok());
   EXPECT_EQ(c.server.port, 0);
-  ASSERT_TRUE(ApplyEnvironment(c, Env({{"ENROLLGATE_PORT", "9443"}})).ok());
+  ASSERT_TRUE(config::ApplyEnvironment(c, Env({{"ENROLLGATE_PORT", "9443"}})).ok());
   EXPECT_EQ(c.server.port, 9443);
   for (const char* bad : {"", "x", "65536", "-1", "80x"}) {
-    auto r = ApplyEnvironment(c, Env({{"ENROLLGATE_PORT", bad}}));
+    auto r = config::ApplyEnvironment(c, Env({{"ENROLLGATE_PORT", bad}}));
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_NE(r.error().message().find("ENROLLGATE_PORT"), std::string::npos);
   }

@@ -61,10 +61,10 @@ TEST(DirectoryUrlTest, TlsNameOrListenHostAndThePortOverride) {
   c.server.tls_names.clear();
   c.server.listen_host = "::1";
   EXPECT_EQ(AcmeDirectoryUrl(c), "https://[::1]:8443/acme/directory");
-  ASSERT_TRUE(ApplyPortOverride(c, Env({{"ENROLLGATE_PORT", "9443"}})).ok());
+  ASSERT_TRUE(config::ApplyEnvironment(c, Env({{"ENROLLGATE_PORT", "9443"}})).ok());
   EXPECT_EQ(AcmeDirectoryUrl(c), "https://[::1]:9443/acme/directory");
-  EXPECT_FALSE(ApplyPortOverride(c, Env({{"ENROLLGATE_PORT", "70000"}})).ok());
-  EXPECT_FALSE(ApplyPortOverride(c, Env({{"ENROLLGATE_PORT", ""}})).ok());
+  EXPECT_FALSE(config::ApplyEnvironment(c, Env({{"ENROLLGATE_PORT", "70000"}})).ok());
+  EXPECT_FALSE(config::ApplyEnvironment(c, Env({{"ENROLLGATE_PORT", ""}})).ok());
 }
 
 TEST(CatalogFromConfigTest, ConfiguredTermsAndKeyTypesOrEverything) {

@@ -343,6 +343,13 @@ Result<void> App::Reload(const config::Config& config) {
       config.scm.auth.customer_uri != config_.scm.auth.customer_uri) {
     kept.push_back("scm");
   }
+  const config::IssuanceConfig& a = config.issuance;
+  const config::IssuanceConfig& b = config_.issuance;
+  if (a.wait_budget != b.wait_budget || a.poll_initial != b.poll_initial ||
+      a.poll_max != b.poll_max || a.claim_lease != b.claim_lease || a.poll_tick != b.poll_tick ||
+      a.webhook_timeout != b.webhook_timeout || a.webhook_max_age != b.webhook_max_age) {
+    kept.push_back("issuance");
+  }
   Result<std::shared_ptr<const MappingSnapshot>> next = BuildMapping(config.accounts);
   if (!next.ok()) {
     logger_.Error("reload refused; the previous enrollment accounts stay in force",

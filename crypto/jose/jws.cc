@@ -39,15 +39,20 @@ const AlgInfo& Info(JwsAlg alg) {
   return kAlgs[0];  // unreachable: every enumerator is in the table
 }
 
+// Digests fetched once per process: passing EVP_sha256() makes OpenSSL 3 fetch the provider's
+// implementation again on every EVP_DigestVerifyInit.
 const EVP_MD* DigestOf(JwsAlg alg) {
+  static const EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
+  static const EVP_MD* const kSha384 = EVP_MD_fetch(nullptr, "SHA2-384", nullptr);
+  static const EVP_MD* const kSha512 = EVP_MD_fetch(nullptr, "SHA2-512", nullptr);
   switch (alg) {
     case JwsAlg::kEs256:
     case JwsAlg::kRs256:
-      return EVP_sha256();
+      return kSha256 != nullptr ? kSha256 : EVP_sha256();
     case JwsAlg::kEs384:
-      return EVP_sha384();
+      return kSha384 != nullptr ? kSha384 : EVP_sha384();
     case JwsAlg::kEs512:
-      return EVP_sha512();
+      return kSha512 != nullptr ? kSha512 : EVP_sha512();
     case JwsAlg::kEdDsa:
       return nullptr;
   }
@@ -336,7 +341,8 @@ Result<Bytes> SignRaw(JwsAlg alg, const PrivateKey& key, std::string_view signin
 
 Result<std::string> SignJwsWithHeader(const PrivateKey& key, JwsAlg alg,
                                       const json& protected_header, std::string_view payload) {
-  std::string input = Base64UrlEncode(protected_header.dump());
+  std::string input =
+      Base64UrlEncode(protected_header.dump(-1, ' ', false, json::error_handler_t::replace));
   std::string payload_b64 = Base64UrlEncode(payload);
   json out = json::object();
   out["protected"] = input;

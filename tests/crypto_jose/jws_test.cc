@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdio>
+#include <functional>
+
 #include "crypto/jose/errors.h"
 #include "crypto/jose/jwk.h"
 #include "tests/crypto_jose/test_keys.h"
@@ -295,6 +299,41 @@ TEST(Jws, GarbageNeverCrashes) {
       EXPECT_NE(ProblemOf(jws.error()), JoseProblem::kInternal) << jws.error().ToString();
       EXPECT_FALSE(jws.error().message().empty());
     }
+  }
+}
+
+}  // namespace
+}  // namespace eg::crypto::jose
+
+namespace eg::crypto::jose {
+namespace {
+
+// Not a benchmark (no Google Benchmark here, and sanitizer builds skew numbers): prints the cost
+// of the hot path so a regression by an order of magnitude is visible in the test log.
+TEST(JwsTiming, ParseAndVerifyPrintsCostPerRequest) {
+  for (const AlgCase& c :
+       {AlgCase{KeySpec::kEcP256, JwsAlg::kEs256}, AlgCase{KeySpec::kRsa2048, JwsAlg::kRs256},
+        AlgCase{KeySpec::kEd25519, JwsAlg::kEdDsa}}) {
+    const PrivateKey& key = TestKey(c.spec);
+    PublicKey pub = key.Public();
+    std::string kid_body = *SignJws(key, {.alg = c.alg, .url = kUrl, .nonce = "n", .kid = "acct/1"},
+                                    R"({"status":"x"})");
+    std::string jwk_body = *SignJws(key, {.alg = c.alg, .url = kUrl, .nonce = "n"}, "{}");
+    constexpr int kRounds = 200;
+    auto time = [&](const std::function<bool()>& op) {
+      auto start = std::chrono::steady_clock::now();
+      for (int i = 0; i < kRounds; ++i) EXPECT_TRUE(op());
+      return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+                 .count() /
+             kRounds;
+    };
+    double kid_us = time([&] {
+      Result<Jws> j = ParseJws(kid_body);
+      return j.ok() && VerifyJws(*j, pub).ok();
+    });
+    double jwk_us = time([&] { return ParseAndVerifyWithJwk(jwk_body).ok(); });
+    std::printf("%s: kid parse+verify %.1f us, jwk parse+verify %.1f us\n",
+                std::string(JwsAlgName(c.alg)).c_str(), kid_us, jwk_us);
   }
 }
 

@@ -197,6 +197,23 @@ TEST(Jws, HeaderRules) {
   EXPECT_TRUE(ParseAndVerifyWithJwk(Sign(key, JwsAlg::kEs256, extra)).ok());
 }
 
+TEST(Jws, DuplicateHeaderMembersUseTheLastOne) {
+  // RFC 7515 §4: reject duplicates or use the lexically last; nlohmann keeps the last.
+  const PrivateKey& key = TestKey(KeySpec::kEcP256);
+  std::string jwk = ToJwk(key.Public())->dump();
+  std::string header = R"({"alg":"none","url":"u","jwk":)" + jwk + R"(,"alg":"ES256"})";
+  std::string input = Base64UrlEncode(header) + "." + Base64UrlEncode(std::string_view("{}"));
+  json body = {{"protected", Base64UrlEncode(header)},
+               {"payload", Base64UrlEncode(std::string_view("{}"))},
+               {"signature", Base64UrlEncode(*SignRaw(JwsAlg::kEs256, key, input))}};
+  Result<Jws> jws = ParseAndVerifyWithJwk(body.dump());
+  ASSERT_TRUE(jws.ok()) << jws.error().ToString();
+  EXPECT_EQ(jws->alg, JwsAlg::kEs256);
+  std::string reversed = R"({"alg":"ES256","url":"u","jwk":)" + jwk + R"(,"alg":"none"})";
+  body["protected"] = Base64UrlEncode(reversed);
+  EXPECT_EQ(ProblemOfBody(body.dump()), JoseProblem::kBadSignatureAlgorithm);
+}
+
 TEST(Jws, SerializationRules) {
   const PrivateKey& key = TestKey(KeySpec::kEcP256);
   json doc = json::parse(Sign(key, JwsAlg::kEs256, Header(JwsAlg::kEs256, key)));

@@ -87,4 +87,23 @@ class SqliteStore final : public Store {
   std::vector<std::unique_ptr<SqliteConnection>> idle_;
 };
 
+// In the header so every SqliteStore source file can use it.
+template <typename T>
+Result<T> SqliteStore::With(const std::function<Result<T>(SqliteConnection&)>& body) {
+  std::unique_ptr<SqliteConnection> conn;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    available_.wait(lock, [&] { return !idle_.empty(); });
+    conn = std::move(idle_.back());
+    idle_.pop_back();
+  }
+  Result<T> result = body(*conn);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    idle_.push_back(std::move(conn));
+  }
+  available_.notify_one();
+  return result;
+}
+
 }  // namespace eg::storage

@@ -149,7 +149,8 @@ class AcmeStore {
   virtual Result<AcmeAccount> UpdateAccount(const AcmeAccount& account) = 0;
   // RFC 8555 §7.3.5: replaces the account key atomically, if its current thumbprint is still
   // `old_thumbprint` (kConflict otherwise: a concurrent key change won). kAlreadyExists if
-  // another account already has `new_thumbprint`; kNotFound if there is no such account.
+  // any account (this one included) already has `new_thumbprint`; kNotFound if there is no such
+  // account.
   virtual Result<AcmeAccount> KeyChange(const std::string& account_id,
                                         const std::string& old_thumbprint,
                                         const std::string& new_thumbprint,

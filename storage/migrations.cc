@@ -108,6 +108,99 @@ CREATE TABLE notification_outbox (
 );
 CREATE INDEX notification_outbox_next_attempt_at ON notification_outbox(next_attempt_at);
 )sql",
+      // 3: ACME accounts, orders, authorizations, challenges (AcmeStore). Every table carries
+      // account_id so account scoping is a plain WHERE; `replaces` is unique among orders that
+      // are not invalid (RFC 9773 alreadyReplaced).
+      R"sql(
+CREATE TABLE acme_accounts (
+  id TEXT PRIMARY KEY,
+  jwk_thumbprint TEXT NOT NULL,
+  jwk_json TEXT NOT NULL,
+  status TEXT NOT NULL,
+  terms_of_service_agreed INTEGER NOT NULL,
+  enrollment_account TEXT NOT NULL,
+  eab_key_id TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  version INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX acme_accounts_thumbprint ON acme_accounts(jwk_thumbprint);
+
+CREATE TABLE acme_account_contacts (
+  account_id TEXT NOT NULL REFERENCES acme_accounts(id),
+  position INTEGER NOT NULL,
+  contact TEXT NOT NULL,
+  PRIMARY KEY (account_id, position)
+) WITHOUT ROWID;
+
+CREATE TABLE acme_orders (
+  id TEXT PRIMARY KEY,
+  account_id TEXT NOT NULL REFERENCES acme_accounts(id),
+  status TEXT NOT NULL,
+  profile TEXT NOT NULL,
+  not_before INTEGER,
+  not_after INTEGER,
+  expires INTEGER NOT NULL,
+  enrollment_id TEXT,
+  certificate_serial TEXT,
+  replaces TEXT,
+  error TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  version INTEGER NOT NULL
+);
+CREATE INDEX acme_orders_account ON acme_orders(account_id, created_at, id);
+CREATE INDEX acme_orders_enrollment ON acme_orders(enrollment_id) WHERE enrollment_id IS NOT NULL;
+CREATE UNIQUE INDEX acme_orders_replaces ON acme_orders(replaces)
+  WHERE replaces IS NOT NULL AND status <> 'invalid';
+
+CREATE TABLE acme_order_identifiers (
+  order_id TEXT NOT NULL REFERENCES acme_orders(id),
+  position INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (order_id, position)
+) WITHOUT ROWID;
+
+CREATE TABLE acme_authorizations (
+  id TEXT PRIMARY KEY,
+  account_id TEXT NOT NULL REFERENCES acme_accounts(id),
+  order_id TEXT,
+  identifier_type TEXT NOT NULL,
+  identifier_value TEXT NOT NULL,
+  wildcard INTEGER NOT NULL,
+  status TEXT NOT NULL,
+  expires INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  version INTEGER NOT NULL
+);
+CREATE INDEX acme_authorizations_account ON acme_authorizations(account_id, identifier_value);
+
+-- An order's authorizations, in order; an authorization may serve several orders (reuse).
+CREATE TABLE acme_order_authorizations (
+  order_id TEXT NOT NULL REFERENCES acme_orders(id),
+  position INTEGER NOT NULL,
+  authz_id TEXT NOT NULL REFERENCES acme_authorizations(id),
+  PRIMARY KEY (order_id, position)
+) WITHOUT ROWID;
+
+CREATE TABLE acme_challenges (
+  id TEXT PRIMARY KEY,
+  authz_id TEXT NOT NULL REFERENCES acme_authorizations(id),
+  account_id TEXT NOT NULL,
+  position INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  token TEXT NOT NULL,
+  status TEXT NOT NULL,
+  validated_at INTEGER,
+  error TEXT NOT NULL,
+  next_attempt_at INTEGER NOT NULL,
+  attempts INTEGER NOT NULL,
+  version INTEGER NOT NULL
+);
+CREATE INDEX acme_challenges_authz ON acme_challenges(authz_id, position);
+CREATE INDEX acme_challenges_due ON acme_challenges(status, next_attempt_at);
+)sql",
   };
   return kMigrations;
 }

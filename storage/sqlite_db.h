@@ -89,4 +89,13 @@ Result<T> InTransaction(SqliteConnection& conn, F&& body) {
   return result;
 }
 
+// Runs `body` inside a deferred (read) transaction, so several SELECTs see one snapshot.
+template <typename T, typename F>
+Result<T> InReadTransaction(SqliteConnection& conn, F&& body) {
+  EG_TRY(conn.Exec("BEGIN"));
+  Result<T> result = body();
+  (void)conn.Exec(result.ok() ? "COMMIT" : "ROLLBACK");
+  return result;
+}
+
 }  // namespace eg::storage

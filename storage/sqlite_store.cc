@@ -3,25 +3,11 @@
 #include <chrono>
 
 #include "storage/migrations.h"
+#include "storage/sqlite_values.h"
 
 namespace eg::storage {
 
 namespace {
-
-int64_t Ms(TimePoint t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-TimePoint FromMs(int64_t ms) {
-  return TimePoint(std::chrono::duration_cast<TimePoint::duration>(std::chrono::milliseconds(ms)));
-}
-std::optional<int64_t> OptMs(const std::optional<TimePoint>& t) {
-  if (!t) return std::nullopt;
-  return Ms(*t);
-}
-std::optional<TimePoint> OptTime(const std::optional<int64_t>& ms) {
-  if (!ms) return std::nullopt;
-  return FromMs(*ms);
-}
 
 constexpr char kEnrollmentColumns[] =
     "id, account, profile, protocol, requester, cert_type, request_key, request_json, "
@@ -63,15 +49,6 @@ Result<std::vector<Enrollment>> ReadEnrollments(ScopedStatement& s) {
     if (!row) return out;
     EG_ASSIGN_OR_RETURN(Enrollment e, ReadEnrollment(s));
     out.push_back(std::move(e));
-  }
-}
-
-// Binds an optional text column: NULL when empty (so partial unique indexes ignore it).
-void BindOptText(ScopedStatement& s, int pos, const std::string& text) {
-  if (text.empty()) {
-    s.BindNull(pos);
-  } else {
-    s.Bind(pos, text);
   }
 }
 
@@ -193,24 +170,6 @@ SqliteStore::SqliteStore(std::vector<std::unique_ptr<SqliteConnection>> pool)
     : idle_(std::move(pool)) {}
 
 SqliteStore::~SqliteStore() = default;
-
-template <typename T>
-Result<T> SqliteStore::With(const std::function<Result<T>(SqliteConnection&)>& body) {
-  std::unique_ptr<SqliteConnection> conn;
-  {
-    std::unique_lock<std::mutex> lock(mu_);
-    available_.wait(lock, [&] { return !idle_.empty(); });
-    conn = std::move(idle_.back());
-    idle_.pop_back();
-  }
-  Result<T> result = body(*conn);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    idle_.push_back(std::move(conn));
-  }
-  available_.notify_one();
-  return result;
-}
 
 // ---- enrollments ----
 

@@ -75,6 +75,32 @@ class SqliteStore final : public Store {
   Result<void> Discard(int64_t id) override;
   Result<std::vector<OutboxMessage>> ListOutbox(int limit) override;
 
+  // AcmeStore, in sqlite_store_acme.cc.
+  Result<AcmeAccount> CreateAccount(const AcmeAccount& account, TimePoint now,
+                                    AcmeAccount* existing) override;
+  Result<std::optional<AcmeAccount>> FindAccountByThumbprint(
+      const std::string& jwk_thumbprint) override;
+  Result<AcmeAccount> GetAccount(const std::string& id) override;
+  Result<AcmeAccount> UpdateAccount(const AcmeAccount& account) override;
+  Result<AcmeAccount> KeyChange(const std::string& account_id, const std::string& old_thumbprint,
+                                const std::string& new_thumbprint, const std::string& new_jwk_json,
+                                TimePoint now) override;
+  Result<AcmeOrder> CreateOrder(const AcmeOrder& order,
+                                const std::vector<AcmeAuthorization>& new_authorizations) override;
+  Result<AcmeOrder> GetOrder(const std::string& account_id, const std::string& id) override;
+  Result<AcmeOrderPage> ListOrders(const std::string& account_id, const std::string& cursor,
+                                   int limit) override;
+  Result<AcmeOrder> UpdateOrder(const AcmeOrder& order) override;
+  Result<std::optional<AcmeOrder>> FindOrderByEnrollment(const std::string& enrollment_id) override;
+  Result<AcmeAuthorization> GetAuthorization(const std::string& account_id,
+                                             const std::string& id) override;
+  Result<AcmeAuthorization> UpdateAuthorization(const AcmeAuthorization& authz) override;
+  Result<AcmeChallenge> GetChallenge(const std::string& account_id, const std::string& id) override;
+  Result<AcmeChallenge> UpdateChallenge(const AcmeChallenge& challenge) override;
+  Result<std::vector<AcmeChallenge>> ListDueChallenges(TimePoint now, int limit) override;
+  Result<AcmeChallenge> ClaimChallenge(const std::string& id, TimePoint now,
+                                       TimePoint lease_until) override;
+
  private:
   explicit SqliteStore(std::vector<std::unique_ptr<SqliteConnection>> pool);
 
@@ -86,5 +112,24 @@ class SqliteStore final : public Store {
   std::condition_variable available_;
   std::vector<std::unique_ptr<SqliteConnection>> idle_;
 };
+
+// In the header so every SqliteStore source file can use it.
+template <typename T>
+Result<T> SqliteStore::With(const std::function<Result<T>(SqliteConnection&)>& body) {
+  std::unique_ptr<SqliteConnection> conn;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    available_.wait(lock, [&] { return !idle_.empty(); });
+    conn = std::move(idle_.back());
+    idle_.pop_back();
+  }
+  Result<T> result = body(*conn);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    idle_.push_back(std::move(conn));
+  }
+  available_.notify_one();
+  return result;
+}
 
 }  // namespace eg::storage

@@ -2,9 +2,10 @@
 // memory, so several daemons can share one database and a kill -9 loses nothing.
 //
 // The port is split by what callers use (EnrollmentStore for issuance, EabStore for ACME account
-// binding and the admin tool, NonceStore for ACME, AuditLog for everyone); Store bundles them for
-// the composition root. SQLite implements it now (storage/sqlite_store.h); PostgreSQL will
-// implement the same interfaces and pass the same contract tests (tests/storage/store_contract.h).
+// binding and the admin tool, NonceStore and AcmeStore (core/ports/acme_store.h) for ACME,
+// AuditLog for everyone); Store bundles them for the composition root. SQLite implements it now
+// (storage/sqlite_store.h); PostgreSQL will implement the same interfaces and pass the same
+// contract tests (tests/storage/store_contract.h).
 //
 // Each method is one transaction. Implementations are safe to call from several threads.
 #pragma once
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/ports/acme_store.h"
 #include "core/records.h"
 #include "core/result.h"
 
@@ -153,6 +155,7 @@ class Store : public EnrollmentStore,
               public NonceStore,
               public AuditLog,
               public MetaStore,
-              public NotificationOutbox {};
+              public NotificationOutbox,
+              public AcmeStore {};
 
 }  // namespace eg

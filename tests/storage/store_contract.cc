@@ -509,5 +509,656 @@ TEST_P(StoreContractTest, OutboxTwoDaemonsNeverClaimTheSameMessage) {
   EXPECT_EQ(a->ListOutbox(100)->size(), static_cast<size_t>(kMessages));  // leased, not removed
 }
 
+// ---- AcmeStore ----
+
+const auto kMs = [](int n) { return std::chrono::milliseconds(n); };
+
+AcmeAccount Account(const std::string& id, const std::string& thumbprint) {
+  AcmeAccount a;
+  a.id = id;
+  a.jwk_thumbprint = thumbprint;
+  a.jwk_json = R"({"kty":"EC","crv":"P-256","x":")" + thumbprint + R"(","y":"y"})";
+  a.contacts = {"mailto:ops@example.test", "mailto:" + id + "@example.test"};
+  a.terms_of_service_agreed = true;
+  a.enrollment_account = "web";
+  a.created_at = kT0 + kMs(7);
+  a.updated_at = kT0 + kMs(7);
+  return a;
+}
+
+AcmeChallenge Challenge(const std::string& id, AcmeChallengeType type) {
+  AcmeChallenge c;
+  c.id = id;
+  c.type = type;
+  c.token = "token-" + id;
+  c.next_attempt_at = kT0;
+  return c;
+}
+
+AcmeAuthorization Authz(const std::string& id, const std::string& account_id,
+                        const std::string& dns) {
+  AcmeAuthorization a;
+  a.id = id;
+  a.account_id = account_id;
+  a.identifier = {"dns", dns};
+  a.expires = kT0 + std::chrono::hours(24 * 7);
+  a.created_at = kT0;
+  a.challenges = {Challenge(id + "-http", AcmeChallengeType::kHttp01),
+                  Challenge(id + "-dns", AcmeChallengeType::kDns01),
+                  Challenge(id + "-alpn", AcmeChallengeType::kTlsAlpn01)};
+  return a;
+}
+
+AcmeOrder Order(const std::string& id, const std::string& account_id,
+                const std::vector<std::string>& authz_ids, TimePoint created = kT0) {
+  AcmeOrder o;
+  o.id = id;
+  o.account_id = account_id;
+  for (const auto& a : authz_ids) o.identifiers.push_back({"dns", a + ".example.test"});
+  o.authorization_ids = authz_ids;
+  o.expires = created + std::chrono::hours(24 * 7);
+  o.created_at = created;
+  o.updated_at = created;
+  return o;
+}
+
+// Creates an order whose authorizations are all new, one per id in `authz_ids`.
+Result<AcmeOrder> CreateSimpleOrder(Store& store, const std::string& id,
+                                    const std::string& account_id,
+                                    const std::vector<std::string>& authz_ids,
+                                    TimePoint created = kT0) {
+  std::vector<AcmeAuthorization> authzs;
+  for (const auto& a : authz_ids) authzs.push_back(Authz(a, account_id, a + ".example.test"));
+  return store.CreateOrder(Order(id, account_id, authz_ids, created), authzs);
+}
+
+EabCredential Eab(const std::string& key_id) {
+  EabCredential c;
+  c.key_id = key_id;
+  c.account = "web";
+  c.hmac_key = "c2VjcmV0";
+  c.email = "ops@example.test";
+  c.created_at = kT0;
+  c.expires_at = kT0 + std::chrono::hours(24);
+  return c;
+}
+
+TEST_P(StoreContractTest, AcmeAccountRoundTripsAndIsFoundByThumbprint) {
+  auto store = Open("a");
+  auto created = store->CreateAccount(Account("acc1", "tp1"), kT0, nullptr);
+  ASSERT_TRUE(created.ok()) << created.error().ToString();
+  EXPECT_EQ(created->version, 1);
+
+  auto got = store->GetAccount("acc1");
+  ASSERT_TRUE(got.ok()) << got.error().ToString();
+  EXPECT_EQ(got->jwk_thumbprint, "tp1");
+  EXPECT_EQ(got->jwk_json, Account("acc1", "tp1").jwk_json);
+  EXPECT_EQ(got->contacts, Account("acc1", "tp1").contacts);
+  EXPECT_EQ(got->status, AcmeAccountStatus::kValid);
+  EXPECT_TRUE(got->terms_of_service_agreed);
+  EXPECT_EQ(got->enrollment_account, "web");
+  EXPECT_EQ(got->eab_key_id, "");
+  EXPECT_EQ(got->created_at, kT0 + kMs(7));
+  EXPECT_EQ(got->updated_at, kT0 + kMs(7));
+  EXPECT_EQ(got->version, 1);
+
+  auto found = store->FindAccountByThumbprint("tp1");
+  ASSERT_TRUE(found.ok());
+  ASSERT_TRUE(found->has_value());
+  EXPECT_EQ((*found)->id, "acc1");
+  EXPECT_FALSE(store->FindAccountByThumbprint("nope")->has_value());
+  EXPECT_EQ(store->GetAccount("nope").error().code(), ErrorCode::kNotFound);
+
+  // Another daemon on the same database sees it.
+  EXPECT_TRUE(Open("a")->GetAccount("acc1").ok());
+}
+
+TEST_P(StoreContractTest, AcmeDuplicateThumbprintReturnsTheExistingAccount) {
+  auto store = Open("a");
+  ASSERT_TRUE(store->CreateAccount(Account("acc1", "tp1"), kT0, nullptr).ok());
+  AcmeAccount existing;
+  auto dup = store->CreateAccount(Account("acc2", "tp1"), kT0, &existing);
+  ASSERT_FALSE(dup.ok());
+  EXPECT_EQ(dup.error().code(), ErrorCode::kAlreadyExists);
+  EXPECT_EQ(existing.id, "acc1");
+  EXPECT_EQ(existing.contacts.size(), 2u);
+  EXPECT_EQ(store->GetAccount("acc2").error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(store->CreateAccount(Account("acc2", "tp1"), kT0, nullptr).error().code(),
+            ErrorCode::kAlreadyExists);  // `existing` may be null
+
+  // A taken id is refused too, without an `existing` account.
+  AcmeAccount untouched;
+  auto same_id = store->CreateAccount(Account("acc1", "tp2"), kT0, &untouched);
+  ASSERT_FALSE(same_id.ok());
+  EXPECT_EQ(same_id.error().code(), ErrorCode::kAlreadyExists);
+  EXPECT_EQ(untouched.id, "");
+  EXPECT_FALSE(store->FindAccountByThumbprint("tp2")->has_value());
+
+  // Concurrent creations with one key: exactly one account.
+  auto other = Open("a");
+  std::atomic<int> wins{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 6; ++i) {
+    Store* s = (i % 2 == 0) ? store.get() : other.get();
+    threads.emplace_back([s, i, &wins] {
+      if (s->CreateAccount(Account("race" + std::to_string(i), "tp-race"), kT0, nullptr).ok()) {
+        ++wins;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wins.load(), 1);
+}
+
+TEST_P(StoreContractTest, AcmeUpdateAccountIsOptimistic) {
+  auto store = Open("a");
+  ASSERT_TRUE(store->CreateAccount(Account("acc1", "tp1"), kT0, nullptr).ok());
+  AcmeAccount a = *store->GetAccount("acc1");
+  AcmeAccount stale = a;
+  a.contacts = {"mailto:new@example.test"};
+  a.status = AcmeAccountStatus::kDeactivated;
+  a.updated_at = kT0 + kMs(1500);
+  a.jwk_thumbprint = "ignored";  // only KeyChange changes the key
+  auto updated = store->UpdateAccount(a);
+  ASSERT_TRUE(updated.ok()) << updated.error().ToString();
+  EXPECT_EQ(updated->version, 2);
+  EXPECT_EQ(updated->contacts, std::vector<std::string>{"mailto:new@example.test"});
+  EXPECT_EQ(updated->status, AcmeAccountStatus::kDeactivated);
+  EXPECT_EQ(updated->jwk_thumbprint, "tp1");
+  EXPECT_EQ(updated->updated_at, kT0 + kMs(1500));
+
+  stale.contacts = {};
+  auto conflict = store->UpdateAccount(stale);
+  ASSERT_FALSE(conflict.ok());
+  EXPECT_EQ(conflict.error().code(), ErrorCode::kConflict);
+  EXPECT_EQ(store->GetAccount("acc1")->contacts.size(), 1u);  // the loser wrote nothing
+
+  AcmeAccount missing = Account("nope", "tpx");
+  missing.version = 1;
+  EXPECT_EQ(store->UpdateAccount(missing).error().code(), ErrorCode::kNotFound);
+}
+
+TEST_P(StoreContractTest, AcmeKeyChangeSwapsTheKeyAtomically) {
+  auto store = Open("a");
+  ASSERT_TRUE(store->CreateAccount(Account("acc1", "tp1"), kT0, nullptr).ok());
+  ASSERT_TRUE(store->CreateAccount(Account("acc2", "tp2"), kT0, nullptr).ok());
+
+  auto changed = store->KeyChange("acc1", "tp1", "tp1b", R"({"new":true})", kT0 + kMs(5));
+  ASSERT_TRUE(changed.ok()) << changed.error().ToString();
+  EXPECT_EQ(changed->jwk_thumbprint, "tp1b");
+  EXPECT_EQ(changed->jwk_json, R"({"new":true})");
+  EXPECT_EQ(changed->version, 2);
+  EXPECT_EQ(changed->updated_at, kT0 + kMs(5));
+  EXPECT_FALSE(store->FindAccountByThumbprint("tp1")->has_value());
+  EXPECT_EQ((*store->FindAccountByThumbprint("tp1b"))->id, "acc1");
+  // The old key is free again.
+  EXPECT_TRUE(store->CreateAccount(Account("acc3", "tp1"), kT0, nullptr).ok());
+
+  // The new key belongs to another account: refused, nothing changes.
+  auto taken = store->KeyChange("acc1", "tp1b", "tp2", "{}", kT0);
+  ASSERT_FALSE(taken.ok());
+  EXPECT_EQ(taken.error().code(), ErrorCode::kAlreadyExists);
+  EXPECT_EQ(store->GetAccount("acc1")->jwk_thumbprint, "tp1b");
+  EXPECT_EQ(store->GetAccount("acc2")->jwk_thumbprint, "tp2");
+
+  // A concurrent key change already replaced the old key.
+  EXPECT_EQ(store->KeyChange("acc1", "tp1", "tp9", "{}", kT0).error().code(), ErrorCode::kConflict);
+  EXPECT_EQ(store->KeyChange("nope", "tp1", "tp9", "{}", kT0).error().code(), ErrorCode::kNotFound);
+}
+
+TEST_P(StoreContractTest, AcmeAccountBindsEabInTheSameTransaction) {
+  auto store = Open("a");
+  ASSERT_TRUE(store->CreateEab(Eab("kid1")).ok());
+  AcmeAccount a = Account("acc1", "tp1");
+  a.eab_key_id = "kid1";
+  auto created = store->CreateAccount(a, kT0, nullptr);
+  ASSERT_TRUE(created.ok()) << created.error().ToString();
+  EXPECT_EQ(created->eab_key_id, "kid1");
+  EXPECT_EQ(store->GetEab("kid1")->bound_to, "acc1");
+
+  const auto refused = [&](const std::string& id, const std::string& kid, TimePoint now,
+                           const std::string& enrollment_account = "web") {
+    AcmeAccount b = Account(id, "tp-" + id);
+    b.eab_key_id = kid;
+    b.enrollment_account = enrollment_account;
+    auto r = store->CreateAccount(b, now, nullptr);
+    EXPECT_FALSE(r.ok()) << id;
+    if (!r.ok()) {
+      EXPECT_EQ(r.error().code(), ErrorCode::kFailedPrecondition) << id;
+    }
+    // No account was created, so the key is not taken either.
+    EXPECT_EQ(store->GetAccount(id).error().code(), ErrorCode::kNotFound) << id;
+    EXPECT_FALSE(store->FindAccountByThumbprint("tp-" + id)->has_value()) << id;
+  };
+  refused("reuse", "kid1", kT0);  // already bound
+  refused("unknown", "kid-none", kT0);
+
+  ASSERT_TRUE(store->CreateEab(Eab("kid-revoked")).ok());
+  ASSERT_TRUE(store->RevokeEab("kid-revoked", kT0).ok());
+  refused("revoked", "kid-revoked", kT0);
+
+  ASSERT_TRUE(store->CreateEab(Eab("kid-expired")).ok());
+  refused("expired", "kid-expired", kT0 + std::chrono::hours(24));  // expires_at <= now
+  EXPECT_EQ(store->GetEab("kid-expired")->bound_to, "");
+
+  ASSERT_TRUE(store->CreateEab(Eab("kid-web")).ok());
+  refused("wrong-account", "kid-web", kT0, "intranet");
+  EXPECT_EQ(store->GetEab("kid-web")->bound_to, "");
+
+  // Two daemons race to create accounts (different keys) with one EAB key id: exactly one wins.
+  ASSERT_TRUE(store->CreateEab(Eab("kid-race")).ok());
+  auto other = Open("a");
+  std::atomic<int> wins{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 6; ++i) {
+    Store* s = (i % 2 == 0) ? store.get() : other.get();
+    threads.emplace_back([s, i, &wins] {
+      AcmeAccount r = Account("race" + std::to_string(i), "tp-race" + std::to_string(i));
+      r.eab_key_id = "kid-race";
+      if (s->CreateAccount(r, kT0, nullptr).ok()) ++wins;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wins.load(), 1);
+  const std::string winner = store->GetEab("kid-race")->bound_to;
+  ASSERT_FALSE(winner.empty());
+  EXPECT_EQ(store->GetAccount(winner)->eab_key_id, "kid-race");
+}
+
+TEST_P(StoreContractTest, AcmeOrderIsCreatedWithAuthorizationsAndChallenges) {
+  auto store = Open("a");
+  ASSERT_TRUE(store->CreateAccount(Account("acc1", "tp1"), kT0, nullptr).ok());
+  AcmeOrder o = Order("o1", "acc1", {"az1", "az2"});
+  o.profile = "tlsserver";
+  o.not_before = kT0 + kMs(1);
+  o.not_after = kT0 + std::chrono::hours(24 * 90) + kMs(2);
+  AcmeAuthorization wild = Authz("az2", "acc1", "example.test");
+  wild.wildcard = true;
+  auto created = store->CreateOrder(o, {Authz("az1", "acc1", "www.example.test"), wild});
+  ASSERT_TRUE(created.ok()) << created.error().ToString();
+  EXPECT_EQ(created->version, 1);
+
+  auto got = store->GetOrder("acc1", "o1");
+  ASSERT_TRUE(got.ok()) << got.error().ToString();
+  EXPECT_EQ(got->status, AcmeOrderStatus::kPending);
+  EXPECT_EQ(got->identifiers, o.identifiers);
+  EXPECT_EQ(got->authorization_ids, (std::vector<std::string>{"az1", "az2"}));
+  EXPECT_EQ(got->profile, "tlsserver");
+  EXPECT_EQ(got->not_before, o.not_before);
+  EXPECT_EQ(got->not_after, o.not_after);
+  EXPECT_EQ(got->expires, o.expires);
+  EXPECT_EQ(got->replaces, "");
+  EXPECT_EQ(got->enrollment_id, "");
+  EXPECT_EQ(got->version, 1);
+
+  auto az2 = store->GetAuthorization("acc1", "az2");
+  ASSERT_TRUE(az2.ok()) << az2.error().ToString();
+  EXPECT_EQ(az2->order_id, "o1");
+  EXPECT_EQ(az2->identifier, (AcmeIdentifier{"dns", "example.test"}));
+  EXPECT_TRUE(az2->wildcard);
+  EXPECT_EQ(az2->status, AcmeAuthzStatus::kPending);
+  EXPECT_EQ(az2->expires, wild.expires);
+  EXPECT_EQ(az2->version, 1);
+  ASSERT_EQ(az2->challenges.size(), 3u);
+  EXPECT_EQ(az2->challenges[0].id, "az2-http");
+  EXPECT_EQ(az2->challenges[0].type, AcmeChallengeType::kHttp01);
+  EXPECT_EQ(az2->challenges[1].type, AcmeChallengeType::kDns01);
+  EXPECT_EQ(az2->challenges[2].type, AcmeChallengeType::kTlsAlpn01);
+  for (const auto& c : az2->challenges) {
+    EXPECT_EQ(c.authz_id, "az2");
+    EXPECT_EQ(c.account_id, "acc1");
+    EXPECT_EQ(c.status, AcmeChallengeStatus::kPending);
+    EXPECT_EQ(c.version, 1);
+  }
+  auto ch = store->GetChallenge("acc1", "az1-dns");
+  ASSERT_TRUE(ch.ok()) << ch.error().ToString();
+  EXPECT_EQ(ch->token, "token-az1-dns");
+  EXPECT_FALSE(ch->validated_at.has_value());
+
+  // A second order may reuse an existing authorization of the same account.
+  auto reuse = store->CreateOrder(Order("o2", "acc1", {"az1", "az3"}),
+                                  {Authz("az3", "acc1", "az3.example.test")});
+  ASSERT_TRUE(reuse.ok()) << reuse.error().ToString();
+  EXPECT_EQ(reuse->authorization_ids, (std::vector<std::string>{"az1", "az3"}));
+  EXPECT_EQ(store->GetAuthorization("acc1", "az1")->order_id, "o1");
+}
+
+TEST_P(StoreContractTest, AcmeRefusedOrderWritesNothing) {
+  auto store = Open("a");
+  ASSERT_TRUE(store->CreateAccount(Account("acc1", "tp1"), kT0, nullptr).ok());
+  ASSERT_TRUE(store->CreateAccount(Account("acc2", "tp2"), kT0, nullptr).ok());
+  ASSERT_TRUE(CreateSimpleOrder(*store, "o1", "acc1", {"az1"}).ok());
+  ASSERT_TRUE(CreateSimpleOrder(*store, "o2", "acc2", {"other"}).ok());
+
+  // The second authorization's challenge id is taken: the whole order is refused.
+  AcmeAuthorization clash = Authz("az3", "acc1", "c.example.test");
+  clash.challenges[1].id = "az1-dns";
+  auto r = store->CreateOrder(Order("o3", "acc1", {"az2", "az3"}),
+                              {Authz("az2", "acc1", "b.example.test"), clash});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().code(), ErrorCode::kAlreadyExists);
+  EXPECT_EQ(store->GetOrder("acc1", "o3").error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(store->GetAuthorization("acc1", "az2").error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(store->GetChallenge("acc1", "az2-http").error().code(), ErrorCode::kNotFound);
+
+  // Reusing another account's (or an unknown) authorization.
+  EXPECT_EQ(store->CreateOrder(Order("o4", "acc1", {"other"}), {}).error().code(),
+            ErrorCode::kNotFound);
+  EXPECT_EQ(store->CreateOrder(Order("o4", "acc1", {"ghost"}), {}).error().code(),
+            ErrorCode::kNotFound);
+  // A new authorization of another account, or one the order does not list.
+  EXPECT_EQ(store->CreateOrder(Order("o4", "acc1", {"az4"}), {Authz("az4", "acc2", "d.test")})
+                .error()
+                .code(),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(
+      store->CreateOrder(Order("o4", "acc1", {}), {Authz("az4", "acc1", "d.test")}).error().code(),
+      ErrorCode::kInvalidArgument);
+  // Unknown account; taken order id.
+  EXPECT_EQ(CreateSimpleOrder(*store, "o4", "ghost", {"az4"}).error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(CreateSimpleOrder(*store, "o1", "acc1", {"az4"}).error().code(),
+            ErrorCode::kAlreadyExists);
+  EXPECT_EQ(store->GetAuthorization("acc1", "az4").error().code(), ErrorCode::kNotFound);
+  EXPECT_TRUE(store->ListOrders("acc1", "", 10)->orders.size() == 1u);
+}
+
+TEST_P(StoreContractTest, AcmeAnotherAccountsObjectsAreNotFound) {
+  auto store = Open("a");
+  ASSERT_TRUE(store->CreateAccount(Account("alice", "tpa"), kT0, nullptr).ok());
+  ASSERT_TRUE(store->CreateAccount(Account("mallory", "tpm"), kT0, nullptr).ok());
+  ASSERT_TRUE(CreateSimpleOrder(*store, "o1", "alice", {"az1"}).ok());
+
+  EXPECT_EQ(store->GetOrder("mallory", "o1").error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(store->GetAuthorization("mallory", "az1").error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(store->GetChallenge("mallory", "az1-http").error().code(), ErrorCode::kNotFound);
+  EXPECT_TRUE(store->ListOrders("mallory", "", 10)->orders.empty());
+  EXPECT_TRUE(store->ListOrders("mallory", "o1", 10)->orders.empty());  // alice's cursor
+
+  // Writes are scoped the same way: naming another account finds nothing and changes nothing.
+  AcmeOrder o = *store->GetOrder("alice", "o1");
+  o.account_id = "mallory";
+  o.status = AcmeOrderStatus::kInvalid;
+  EXPECT_EQ(store->UpdateOrder(o).error().code(), ErrorCode::kNotFound);
+  AcmeAuthorization az = *store->GetAuthorization("alice", "az1");
+  az.account_id = "mallory";
+  az.status = AcmeAuthzStatus::kValid;
+  EXPECT_EQ(store->UpdateAuthorization(az).error().code(), ErrorCode::kNotFound);
+  AcmeChallenge c = *store->GetChallenge("alice", "az1-http");
+  c.account_id = "mallory";
+  c.status = AcmeChallengeStatus::kValid;
+  EXPECT_EQ(store->UpdateChallenge(c).error().code(), ErrorCode::kNotFound);
+
+  EXPECT_EQ(store->GetOrder("alice", "o1")->status, AcmeOrderStatus::kPending);
+  EXPECT_EQ(store->GetAuthorization("alice", "az1")->status, AcmeAuthzStatus::kPending);
+  EXPECT_EQ(store->GetChallenge("alice", "az1-http")->status, AcmeChallengeStatus::kPending);
+}
+
+TEST_P(StoreContractTest, AcmeUpdatesAreOptimistic) {
+  auto store = Open("a");
+  ASSERT_TRUE(store->CreateAccount(Account("acc1", "tp1"), kT0, nullptr).ok());
+  ASSERT_TRUE(CreateSimpleOrder(*store, "o1", "acc1", {"az1"}).ok());
+
+  AcmeOrder o = *store->GetOrder("acc1", "o1");
+  AcmeOrder o_stale = o;
+  o.status = AcmeOrderStatus::kProcessing;
+  o.enrollment_id = "enr-1";
+  o.updated_at = kT0 + kMs(10);
+  o.profile = "ignored";
+  auto o2 = store->UpdateOrder(o);
+  ASSERT_TRUE(o2.ok()) << o2.error().ToString();
+  EXPECT_EQ(o2->version, 2);
+  EXPECT_EQ(o2->enrollment_id, "enr-1");
+  EXPECT_EQ(o2->profile, "");
+  EXPECT_EQ(o2->authorization_ids, std::vector<std::string>{"az1"});
+  o_stale.status = AcmeOrderStatus::kInvalid;
+  EXPECT_EQ(store->UpdateOrder(o_stale).error().code(), ErrorCode::kConflict);
+  o2->status = AcmeOrderStatus::kValid;
+  o2->certificate_serial = "0a0b";
+  auto o3 = store->UpdateOrder(*o2);
+  ASSERT_TRUE(o3.ok());
+  EXPECT_EQ(o3->version, 3);
+  EXPECT_EQ(store->GetOrder("acc1", "o1")->certificate_serial, "0a0b");
+  AcmeOrder missing = o;
+  missing.id = "nope";
+  EXPECT_EQ(store->UpdateOrder(missing).error().code(), ErrorCode::kNotFound);
+
+  AcmeAuthorization az = *store->GetAuthorization("acc1", "az1");
+  AcmeAuthorization az_stale = az;
+  az.status = AcmeAuthzStatus::kValid;
+  auto az2 = store->UpdateAuthorization(az);
+  ASSERT_TRUE(az2.ok()) << az2.error().ToString();
+  EXPECT_EQ(az2->version, 2);
+  EXPECT_EQ(az2->challenges.size(), 3u);
+  az_stale.status = AcmeAuthzStatus::kInvalid;
+  EXPECT_EQ(store->UpdateAuthorization(az_stale).error().code(), ErrorCode::kConflict);
+  EXPECT_EQ(store->GetAuthorization("acc1", "az1")->status, AcmeAuthzStatus::kValid);
+
+  AcmeChallenge c = *store->GetChallenge("acc1", "az1-http");
+  AcmeChallenge c_stale = c;
+  c.status = AcmeChallengeStatus::kValid;
+  c.validated_at = kT0 + kMs(1234);
+  auto c2 = store->UpdateChallenge(c);
+  ASSERT_TRUE(c2.ok()) << c2.error().ToString();
+  EXPECT_EQ(c2->version, 2);
+  EXPECT_EQ(c2->validated_at, kT0 + kMs(1234));
+  c_stale.status = AcmeChallengeStatus::kInvalid;
+  EXPECT_EQ(store->UpdateChallenge(c_stale).error().code(), ErrorCode::kConflict);
+  EXPECT_EQ(store->GetChallenge("acc1", "az1-http")->status, AcmeChallengeStatus::kValid);
+
+  auto by_enrollment = store->FindOrderByEnrollment("enr-1");
+  ASSERT_TRUE(by_enrollment.ok());
+  ASSERT_TRUE(by_enrollment->has_value());
+  EXPECT_EQ((*by_enrollment)->id, "o1");
+  EXPECT_EQ((*by_enrollment)->identifiers.size(), 1u);
+  EXPECT_FALSE(store->FindOrderByEnrollment("enr-none")->has_value());
+}
+
+TEST_P(StoreContractTest, AcmeListOrdersPagesOldestFirst) {
+  auto store = Open("a");
+  ASSERT_TRUE(store->CreateAccount(Account("acc1", "tp1"), kT0, nullptr).ok());
+  ASSERT_TRUE(store->CreateAccount(Account("acc2", "tp2"), kT0, nullptr).ok());
+  // Created out of id order; two share a creation time (then the id decides).
+  ASSERT_TRUE(CreateSimpleOrder(*store, "o-c", "acc1", {"c"}, kT0 + kMs(3)).ok());
+  ASSERT_TRUE(CreateSimpleOrder(*store, "o-a", "acc1", {"a"}, kT0 + kMs(1)).ok());
+  ASSERT_TRUE(CreateSimpleOrder(*store, "o-e", "acc1", {"e"}, kT0 + kMs(3)).ok());
+  ASSERT_TRUE(CreateSimpleOrder(*store, "o-b", "acc1", {"b"}, kT0 + kMs(2)).ok());
+  ASSERT_TRUE(CreateSimpleOrder(*store, "o-d", "acc1", {"d"}, kT0 + kMs(3)).ok());
+  ASSERT_TRUE(CreateSimpleOrder(*store, "o-x", "acc2", {"x"}, kT0).ok());
+
+  std::vector<std::string> seen;
+  std::string cursor;
+  int pages = 0;
+  do {
+    auto page = store->ListOrders("acc1", cursor, 2);
+    ASSERT_TRUE(page.ok()) << page.error().ToString();
+    ASSERT_LE(page->orders.size(), 2u);
+    for (const auto& o : page->orders) {
+      seen.push_back(o.id);
+      EXPECT_EQ(o.authorization_ids.size(), 1u);
+    }
+    cursor = page->next_cursor;
+    ASSERT_LT(++pages, 10);
+  } while (!cursor.empty());
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(seen, (std::vector<std::string>{"o-a", "o-b", "o-c", "o-d", "o-e"}));
+
+  auto exact = store->ListOrders("acc1", "", 5);
+  ASSERT_TRUE(exact.ok());
+  EXPECT_EQ(exact->orders.size(), 5u);
+  EXPECT_EQ(exact->next_cursor, "");  // no empty last page
+  EXPECT_EQ(store->ListOrders("acc1", "", 0).error().code(), ErrorCode::kInvalidArgument);
+}
+
+TEST_P(StoreContractTest, AcmeDueChallengesAreClaimedOnce) {
+  auto a = Open("a");
+  auto b = Open("a");
+  ASSERT_TRUE(a->CreateAccount(Account("acc1", "tp1"), kT0, nullptr).ok());
+  constexpr int kAuthzs = 10;  // 3 challenges each; the http-01 one of each is processing
+  std::vector<std::string> ids;
+  for (int i = 0; i < kAuthzs; ++i) ids.push_back("az" + std::to_string(i));
+  ASSERT_TRUE(CreateSimpleOrder(*a, "o1", "acc1", ids).ok());
+  for (int i = 0; i < kAuthzs; ++i) {
+    AcmeChallenge c = *a->GetChallenge("acc1", ids[static_cast<size_t>(i)] + "-http");
+    c.status = AcmeChallengeStatus::kProcessing;
+    c.next_attempt_at = kT0 + kMs(i);
+    ASSERT_TRUE(a->UpdateChallenge(c).ok());
+  }
+  const TimePoint now = kT0 + kMs(100);
+  EXPECT_EQ(a->ListDueChallenges(kT0 + kMs(4), 100)->size(), 5u);  // by next_attempt_at
+  auto due = a->ListDueChallenges(now, 3);
+  ASSERT_TRUE(due.ok());
+  ASSERT_EQ(due->size(), 3u);
+  EXPECT_EQ((*due)[0].id, "az0-http");  // earliest first
+  EXPECT_EQ((*due)[2].id, "az2-http");
+
+  // Pending, missing.
+  EXPECT_EQ(a->ClaimChallenge("az0-dns", now, now).error().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(a->ClaimChallenge("nope", now, now).error().code(), ErrorCode::kNotFound);
+
+  // Six validators on two daemons list and claim: every challenge exactly once.
+  const TimePoint lease = now + std::chrono::seconds(30);
+  std::mutex mu;
+  std::vector<std::string> claimed;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    Store* store = (t % 2 == 0) ? a.get() : b.get();
+    threads.emplace_back([&, store] {
+      for (;;) {
+        auto batch = store->ListDueChallenges(now, 4);
+        if (!batch.ok()) {
+          ++failures;
+          return;
+        }
+        if (batch->empty()) return;
+        for (const auto& c : *batch) {
+          auto got = store->ClaimChallenge(c.id, now, lease);
+          if (got.ok()) {
+            EXPECT_EQ(got->next_attempt_at, lease);
+            std::lock_guard<std::mutex> lock(mu);
+            claimed.push_back(got->id);
+          } else if (got.error().code() != ErrorCode::kFailedPrecondition) {
+            ++failures;
+          }
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(claimed.size(), static_cast<size_t>(kAuthzs));
+  EXPECT_EQ(std::set<std::string>(claimed.begin(), claimed.end()).size(),
+            static_cast<size_t>(kAuthzs));
+
+  // While leased nothing is due; after the lease a challenge is claimable again, and the first
+  // holder's late write loses.
+  EXPECT_TRUE(a->ListDueChallenges(lease - kMs(1), 100)->empty());
+  AcmeChallenge first_holder = *a->GetChallenge("acc1", "az0-http");
+  auto second = b->ClaimChallenge("az0-http", lease, lease + std::chrono::seconds(30));
+  ASSERT_TRUE(second.ok()) << second.error().ToString();
+  EXPECT_EQ(second->version, first_holder.version + 1);
+  first_holder.status = AcmeChallengeStatus::kInvalid;
+  EXPECT_EQ(a->UpdateChallenge(first_holder).error().code(), ErrorCode::kConflict);
+  second->status = AcmeChallengeStatus::kValid;
+  second->validated_at = lease + kMs(1);
+  second->attempts = 1;
+  ASSERT_TRUE(b->UpdateChallenge(*second).ok());
+  EXPECT_EQ(a->ClaimChallenge("az0-http", lease + std::chrono::hours(1), lease).error().code(),
+            ErrorCode::kFailedPrecondition);  // valid: no longer processing
+}
+
+TEST_P(StoreContractTest, AcmeReplacesIsUniqueUntilTheReplacingOrderIsInvalid) {
+  auto store = Open("a");
+  ASSERT_TRUE(store->CreateAccount(Account("acc1", "tp1"), kT0, nullptr).ok());
+  const std::string cert_id = "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE";
+  AcmeOrder first = Order("o1", "acc1", {"az1"});
+  first.replaces = cert_id;
+  ASSERT_TRUE(store->CreateOrder(first, {Authz("az1", "acc1", "a.test")}).ok());
+  EXPECT_EQ(store->GetOrder("acc1", "o1")->replaces, cert_id);
+
+  AcmeOrder second = Order("o2", "acc1", {"az2"});
+  second.replaces = cert_id;
+  auto refused = store->CreateOrder(second, {Authz("az2", "acc1", "a.test")});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().code(), ErrorCode::kAlreadyExists);
+  EXPECT_EQ(store->GetOrder("acc1", "o2").error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(store->GetAuthorization("acc1", "az2").error().code(), ErrorCode::kNotFound);
+  // Orders that replace nothing never collide.
+  ASSERT_TRUE(CreateSimpleOrder(*store, "plain1", "acc1", {"p1"}).ok());
+  ASSERT_TRUE(CreateSimpleOrder(*store, "plain2", "acc1", {"p2"}).ok());
+
+  // Once the first order is invalid, the certificate may be replaced again...
+  AcmeOrder o1 = *store->GetOrder("acc1", "o1");
+  o1.status = AcmeOrderStatus::kInvalid;
+  o1.error = R"({"type":"urn:ietf:params:acme:error:unauthorized"})";
+  ASSERT_TRUE(store->UpdateOrder(o1).ok());
+  EXPECT_EQ(store->GetOrder("acc1", "o1")->error, o1.error);
+  ASSERT_TRUE(store->CreateOrder(second, {Authz("az2", "acc1", "a.test")}).ok());
+  // ... and the invalid one cannot come back while the new one stands.
+  AcmeOrder back = *store->GetOrder("acc1", "o1");
+  back.status = AcmeOrderStatus::kPending;
+  EXPECT_EQ(store->UpdateOrder(back).error().code(), ErrorCode::kAlreadyExists);
+  EXPECT_EQ(store->GetOrder("acc1", "o1")->status, AcmeOrderStatus::kInvalid);
+
+  // Concurrent replacements of one certificate: exactly one order.
+  const std::string other_cert = "other.cert";
+  auto b = Open("a");
+  std::atomic<int> wins{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 6; ++i) {
+    Store* s = (i % 2 == 0) ? store.get() : b.get();
+    threads.emplace_back([s, i, &wins, &other_cert] {
+      const std::string n = std::to_string(i);
+      AcmeOrder o = Order("race" + n, "acc1", {"raz" + n});
+      o.replaces = other_cert;
+      if (s->CreateOrder(o, {Authz("raz" + n, "acc1", "r.test")}).ok()) ++wins;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wins.load(), 1);
+}
+
+TEST_P(StoreContractTest, AcmeTimesRoundTripToTheMillisecond) {
+  auto store = Open("a");
+  AcmeAccount acc = Account("acc1", "tp1");
+  acc.created_at = kT0 + kMs(1);
+  acc.updated_at = kT0 + kMs(2);
+  ASSERT_TRUE(store->CreateAccount(acc, kT0, nullptr).ok());
+  AcmeOrder o = Order("o1", "acc1", {"az1"});
+  o.not_before = std::nullopt;
+  o.not_after = kT0 + kMs(3);
+  o.expires = kT0 + kMs(4);
+  o.created_at = kT0 + kMs(5);
+  o.updated_at = kT0 + kMs(6);
+  AcmeAuthorization az = Authz("az1", "acc1", "a.test");
+  az.expires = kT0 + kMs(7);
+  az.created_at = kT0 + kMs(8);
+  az.challenges[0].next_attempt_at = kT0 + kMs(9);
+  az.challenges[0].validated_at = kT0 + kMs(10);
+  az.challenges[0].attempts = 3;
+  az.challenges[0].error = R"({"type":"urn:ietf:params:acme:error:connection"})";
+  ASSERT_TRUE(store->CreateOrder(o, {az}).ok());
+
+  auto reopened = Open("a");
+  AcmeAccount a = *reopened->GetAccount("acc1");
+  EXPECT_EQ(a.created_at, kT0 + kMs(1));
+  EXPECT_EQ(a.updated_at, kT0 + kMs(2));
+  AcmeOrder got = *reopened->GetOrder("acc1", "o1");
+  EXPECT_FALSE(got.not_before.has_value());
+  EXPECT_EQ(got.not_after, kT0 + kMs(3));
+  EXPECT_EQ(got.expires, kT0 + kMs(4));
+  EXPECT_EQ(got.created_at, kT0 + kMs(5));
+  EXPECT_EQ(got.updated_at, kT0 + kMs(6));
+  AcmeAuthorization got_az = *reopened->GetAuthorization("acc1", "az1");
+  EXPECT_EQ(got_az.expires, kT0 + kMs(7));
+  EXPECT_EQ(got_az.created_at, kT0 + kMs(8));
+  const AcmeChallenge& c = got_az.challenges[0];
+  EXPECT_EQ(c.next_attempt_at, kT0 + kMs(9));
+  EXPECT_EQ(c.validated_at, kT0 + kMs(10));
+  EXPECT_EQ(c.attempts, 3);
+  EXPECT_EQ(c.error, az.challenges[0].error);
+  EXPECT_FALSE(got_az.challenges[1].validated_at.has_value());
+}
+
 }  // namespace
 }  // namespace eg::testing

@@ -128,15 +128,14 @@ class Http01 final : public TcpOp {
 
   std::string Doing() const override { return "http-01: GET " + url_.Str(); }
 
+  // Only closes: a pending operation still refers to the stream until its handler ran.
   void CloseStreams() override {
-    if (tls_) {
-      beast::get_lowest_layer(*tls_).close();
-      tls_.reset();
-    }
+    if (tls_) beast::get_lowest_layer(*tls_).close();
   }
 
   void Hop() {
-    CloseStreams();
+    CloseStreams();  // nothing is pending between hops, so the stream can go
+    tls_.reset();
     buffer_.clear();
     Connect(url_.host, url_.port, [self = Self<Http01>()] { self->OnConnected(); });
   }
@@ -180,17 +179,28 @@ class Http01 final : public TcpOp {
     parser_.emplace();
     parser_->body_limit(options_.max_body_bytes);
     parser_->header_limit(16 * 1024);
-    http::async_read(stream, buffer_, *parser_, [self = Self<Http01>()](error_code ec, size_t) {
-      if (self->finished()) return;
-      if (ec == http::error::body_limit) {
-        return self->Finish(MakeError(ValidationProblem::kUnauthorized,
-                                      self->Doing() + ": the response body is larger than " +
-                                          std::to_string(self->options_.max_body_bytes) +
-                                          " bytes"));
-      }
-      if (ec) return self->FailIo("reading the response", ec);
-      self->OnResponse();
-    });
+    // The header first: Boost 1.74's parser does not apply body_limit to a Content-Length body
+    // (it does to chunked and close-delimited ones), so that length is checked here.
+    http::async_read_header(
+        stream, buffer_, *parser_, [self = Self<Http01>(), &stream](error_code ec, size_t) {
+          if (self->finished()) return;
+          if (ec == http::error::body_limit) return self->BodyTooLarge();
+          if (ec) return self->FailIo("reading the response", ec);
+          const auto length = self->parser_->content_length();
+          if (length && *length > self->options_.max_body_bytes) return self->BodyTooLarge();
+          http::async_read(stream, self->buffer_, *self->parser_, [self](error_code ec, size_t) {
+            if (self->finished()) return;
+            if (ec == http::error::body_limit) return self->BodyTooLarge();
+            if (ec) return self->FailIo("reading the response", ec);
+            self->OnResponse();
+          });
+        });
+  }
+
+  void BodyTooLarge() {
+    Finish(MakeError(ValidationProblem::kUnauthorized,
+                     Doing() + ": the response body is larger than " +
+                         std::to_string(options_.max_body_bytes) + " bytes"));
   }
 
   void FailIo(const std::string& step, error_code ec) {

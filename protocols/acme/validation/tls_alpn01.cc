@@ -132,11 +132,9 @@ class TlsAlpn01 final : public TcpOp {
     return "tls-alpn-01: TLS handshake with " + (peer().empty() ? request_.identifier : peer());
   }
 
+  // Only closes: a pending operation still refers to the stream until its handler ran.
   void CloseStreams() override {
-    if (tls_) {
-      beast::get_lowest_layer(*tls_).close();
-      tls_.reset();
-    }
+    if (tls_) beast::get_lowest_layer(*tls_).close();
   }
 
   void Begin() override {

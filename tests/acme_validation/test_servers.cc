@@ -248,6 +248,30 @@ TcpServer::Handler TlsHandler(const AcmeCert& cert, AlpnMode alpn, TlsLog* log) 
   };
 }
 
+TcpServer::Handler HttpsHandler(std::function<std::string(const std::string& path)> respond) {
+  auto tls = MakeTls({.sans = {"DNS:redirect.test"}}, AlpnMode::kNone);
+  return [tls, respond](int fd, int) {
+    SSL* ssl = SSL_new(tls->ctx);
+    SSL_set_fd(ssl, fd);
+    if (SSL_accept(ssl) == 1) {
+      std::string in;
+      char buf[4096];
+      int n = 0;
+      while (in.find("\r\n\r\n") == std::string::npos && (n = SSL_read(ssl, buf, sizeof buf)) > 0) {
+        in.append(buf, static_cast<size_t>(n));
+      }
+      const size_t sp1 = in.find(' ');
+      const size_t sp2 = in.find(' ', sp1 + 1);
+      if (sp1 != std::string::npos && sp2 != std::string::npos) {
+        const std::string out = respond(in.substr(sp1 + 1, sp2 - sp1 - 1));
+        SSL_write(ssl, out.data(), static_cast<int>(out.size()));
+        SSL_shutdown(ssl);
+      }
+    }
+    SSL_free(ssl);
+  };
+}
+
 DnsResponder::DnsResponder() {
   fd_ = BindLoopback(SOCK_DGRAM, &port_);
   thread_ = std::thread([this] { Loop(); });

@@ -81,6 +81,8 @@ struct TlsLog {
 };
 // Builds a self-signed certificate and answers TLS handshakes with it.
 TcpServer::Handler TlsHandler(const AcmeCert& cert, AlpnMode alpn, TlsLog* log);
+// An HTTPS server (any certificate, no ALPN) answering one request with `respond(path)`.
+TcpServer::Handler HttpsHandler(std::function<std::string(const std::string& path)> respond);
 
 struct DnsZone {
   std::vector<std::string> txt;  // each record; records longer than 255 bytes are split

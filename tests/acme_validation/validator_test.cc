@@ -4,9 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <chrono>
 #include <optional>
+#include <thread>
 
 #include "crypto/base64.h"
 #include "crypto/random.h"
@@ -148,6 +150,21 @@ TEST(Http01, FollowsRelativeAndAbsoluteRedirects) {
   EXPECT_VALID(o);
   ASSERT_EQ(log.hosts.size(), 3u);
   EXPECT_EQ(log.hosts[2], "other.test:" + std::to_string(port));
+}
+
+TEST(Http01, FollowsARedirectToHttpsWithoutVerifyingTheCertificate) {
+  TcpServer https(testing::HttpsHandler(
+      [](const std::string& path) { return path == "/tls" ? Ok200(kKeyAuth) : Status(404); }));
+  const uint16_t https_port = https.port();
+  TcpServer http(HttpHandler(
+      [https_port](const std::string&) {
+        return Redirect("https://redirect.test:" + std::to_string(https_port) + "/tls");
+      },
+      nullptr));
+  auto opts = HttpOptions(http.port());
+  opts.https_redirect_port = https_port;
+  auto o = RunValidation(opts, ChallengeType::kHttp01, "example.test");
+  EXPECT_VALID(o);
 }
 
 TEST(Http01, RedirectToAnotherPortIsRefused) {
@@ -458,6 +475,58 @@ TEST(TlsAlpn01, ConcurrentValidationsOnOneIoContext) {
   io.run_for(kTestDeadline);
   EXPECT_EQ(done, 3);
   EXPECT_EQ(ok, 3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Threads and lifetime
+
+TEST(Validator, ManyValidationsOnAnIoContextRunByTwoThreads) {
+  TcpServer tls(testing::TlsHandler({.sans = {"DNS:example.test"}, .key_authorization = kKeyAuth},
+                                    AlpnMode::kAcme, nullptr));
+  TcpServer http(HttpHandler([](const std::string&) { return Ok200(kKeyAuth); }, nullptr));
+  DnsResponder dns;
+  dns.Set("_acme-challenge.example.test", {.txt = {Expected()}});
+  ValidatorOptions opts = TlsOptions(tls.port());
+  opts.http01_port = http.port();
+  opts.dns_server = dns.server();
+  boost::asio::io_context io;
+  Validator validator(io, opts);
+  std::atomic<int> ok{0};
+  std::atomic<int> done{0};
+  constexpr int kRounds = 5;
+  for (int i = 0; i < kRounds; ++i) {
+    for (auto type : {ChallengeType::kHttp01, ChallengeType::kDns01, ChallengeType::kTlsAlpn01}) {
+      validator.Validate({type, "example.test", kToken, kKeyAuth}, [&](Result<void> r) {
+        ++done;
+        if (r.ok()) ++ok;
+      });
+    }
+  }
+  std::thread second([&] { io.run_for(kTestDeadline); });
+  io.run_for(kTestDeadline);
+  second.join();
+  EXPECT_EQ(done, 3 * kRounds);
+  EXPECT_EQ(ok, 3 * kRounds);
+}
+
+TEST(Validator, IoContextDestroyedWithValidationsPendingAbandonsThem) {
+  TcpServer silent(testing::SilentHandler());
+  DnsResponder dns;
+  dns.SetSilent(true);
+  ValidatorOptions opts = HttpOptions(silent.port());
+  opts.tls_alpn01_port = silent.port();
+  opts.dns_server = dns.server();
+  int done = 0;
+  {
+    boost::asio::io_context io;
+    Validator validator(io, opts);
+    for (auto type : {ChallengeType::kHttp01, ChallengeType::kDns01, ChallengeType::kTlsAlpn01}) {
+      validator.Validate({type, "example.test", kToken, kKeyAuth}, [&](Result<void>) { ++done; });
+    }
+    // Whatever stage they reached (the sanitizers check the teardown, not this timing).
+    io.run_for(100ms);
+  }
+  EXPECT_EQ(done, 0);
 }
 
 }  // namespace

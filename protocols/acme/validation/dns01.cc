@@ -47,8 +47,14 @@ class Dns01 final : public std::enable_shared_from_this<Dns01> {
     expected_ = crypto::Base64UrlEncode(crypto::Sha256(request.key_authorization));
   }
 
+  // Reached without Finish() only when the io_context dropped our handlers (it was destroyed
+  // with this validation pending): hand the sockets back to c-ares without touching the reactor
+  // again, then let c-ares close them.
   ~Dns01() {
-    if (channel_ != nullptr) ares_destroy(channel_);
+    if (channel_ == nullptr) return;
+    for (auto& [fd, watch] : watches_) watch->desc.release();
+    watches_.clear();
+    ares_destroy(channel_);
   }
 
   void Launch() {

@@ -46,12 +46,13 @@ bool WaitReadable(int fd, int stop_fd) {
 namespace {
 
 int BindLoopback(int type, uint16_t* port) {
+  const uint16_t wanted = *port;
   int fd = socket(AF_INET, type, 0);
   if (fd < 0) throw std::runtime_error("socket");
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
+  addr.sin_port = htons(wanted);
   if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     throw std::runtime_error("bind");
   }
@@ -63,7 +64,7 @@ int BindLoopback(int type, uint16_t* port) {
 
 }  // namespace
 
-TcpServer::TcpServer(Handler handler) : handler_(std::move(handler)) {
+TcpServer::TcpServer(Handler handler, uint16_t port) : handler_(std::move(handler)), port_(port) {
   // A client that gives up mid-exchange must not kill the test with SIGPIPE.
   signal(SIGPIPE, SIG_IGN);
   listen_fd_ = BindLoopback(SOCK_STREAM, &port_);
@@ -272,9 +273,47 @@ TcpServer::Handler HttpsHandler(std::function<std::string(const std::string& pat
   };
 }
 
+namespace {
+
+// Reads exactly n bytes unless the peer closes or the test stops.
+bool ReadExact(int fd, int stop_fd, char* out, size_t n) {
+  size_t got = 0;
+  while (got < n) {
+    if (!WaitReadable(fd, stop_fd)) return false;
+    const ssize_t r = read(fd, out + got, n - got);
+    if (r <= 0) return false;
+    got += static_cast<size_t>(r);
+  }
+  return true;
+}
+
+}  // namespace
+
 DnsResponder::DnsResponder() {
   fd_ = BindLoopback(SOCK_DGRAM, &port_);
   thread_ = std::thread([this] { Loop(); });
+  // DNS over TCP (RFC 7766): two-byte length, then the message; several per connection.
+  tcp_ = std::make_unique<TcpServer>(
+      [this](int conn, int stop_fd) {
+        for (;;) {
+          char len[2];
+          if (!ReadExact(conn, stop_fd, len, 2)) return;
+          std::string query(
+              (static_cast<unsigned char>(len[0]) << 8) | static_cast<unsigned char>(len[1]), '\0');
+          if (!ReadExact(conn, stop_fd, query.data(), query.size())) return;
+          ++tcp_queries_;
+          std::string reply = Answer(query);
+          if (reply.empty() || silent_) continue;
+          std::string framed;
+          framed += static_cast<char>((reply.size() >> 8) & 0xff);
+          framed += static_cast<char>(reply.size() & 0xff);
+          framed += reply;
+          if (write(conn, framed.data(), framed.size()) != static_cast<ssize_t>(framed.size())) {
+            return;
+          }
+        }
+      },
+      port_);
 }
 
 DnsResponder::~DnsResponder() {
@@ -293,6 +332,17 @@ std::vector<std::string> DnsResponder::queries() {
   return queries_;
 }
 
+namespace {
+
+// The end of the (single) question section of a DNS message.
+size_t QuestionEnd(const std::string& q) {
+  size_t pos = 12;
+  while (pos < q.size() && q[pos] != 0) pos += 1 + static_cast<unsigned char>(q[pos]);
+  return std::min(pos + 5, q.size());
+}
+
+}  // namespace
+
 void DnsResponder::Loop() {
   while (WaitReadable(fd_, stop_.fd())) {
     char buf[2048];
@@ -301,8 +351,15 @@ void DnsResponder::Loop() {
     const ssize_t n =
         recvfrom(fd_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&from), &from_len);
     if (n <= 0) continue;
-    const std::string reply = Answer(std::string(buf, static_cast<size_t>(n)));
+    const std::string query(buf, static_cast<size_t>(n));
+    std::string reply = Answer(query);
     if (reply.empty() || silent_) continue;
+    if (truncate_udp_) {
+      // Header and question only, TC set, no records.
+      reply = reply.substr(0, query.size() >= 12 ? QuestionEnd(query) : 12);
+      reply[2] = static_cast<char>(reply[2] | 0x02);
+      for (size_t i = 6; i < 12; ++i) reply[i] = 0;
+    }
     sendto(fd_, reply.data(), reply.size(), 0, reinterpret_cast<sockaddr*>(&from), from_len);
   }
 }

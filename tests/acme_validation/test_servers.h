@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -38,7 +39,8 @@ class TcpServer {
  public:
   // handler(conn_fd, stop_fd) serves one connection; the server closes conn_fd afterwards.
   using Handler = std::function<void(int conn_fd, int stop_fd)>;
-  explicit TcpServer(Handler handler);
+  // Listens on 127.0.0.1:`port` (0 = any free port).
+  explicit TcpServer(Handler handler, uint16_t port = 0);
   ~TcpServer();
   // Stops and joins the thread (idempotent); read what a handler recorded after this.
   void Stop();
@@ -96,6 +98,10 @@ class DnsResponder {
   // Names are lower case, without the trailing dot. A name not listed is NXDOMAIN.
   void Set(const std::string& name, DnsZone zone);
   void SetSilent(bool silent) { silent_ = silent; }
+  // UDP replies carry no answers and the TC bit, so the client must retry over TCP, which the
+  // responder also serves on the same port number.
+  void SetTruncateUdp(bool truncate) { truncate_udp_ = truncate; }
+  int tcp_queries() const { return tcp_queries_; }
   uint16_t port() const { return port_; }
   std::string server() const { return "127.0.0.1:" + std::to_string(port_); }
   std::vector<std::string> queries();
@@ -106,11 +112,14 @@ class DnsResponder {
   int fd_ = -1;
   uint16_t port_ = 0;
   std::atomic<bool> silent_{false};
+  std::atomic<bool> truncate_udp_{false};
+  std::atomic<int> tcp_queries_{0};
   std::mutex mu_;
   std::map<std::string, DnsZone> zones_;
   std::vector<std::string> queries_;
   StopPipe stop_;
   std::thread thread_;
+  std::unique_ptr<TcpServer> tcp_;  // declared last: stopped first
 };
 
 }  // namespace eg::acme::validation::testing

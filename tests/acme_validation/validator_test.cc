@@ -297,6 +297,15 @@ TEST(Dns01, CnameIsFollowed) {
   EXPECT_VALID(o);
 }
 
+TEST(Dns01, TruncatedUdpAnswerIsRetriedOverTcp) {
+  DnsResponder dns;
+  dns.SetTruncateUdp(true);
+  dns.Set("_acme-challenge.example.test", {.txt = {"a", "b", Expected()}});
+  auto o = RunValidation(DnsOptions(dns), ChallengeType::kDns01, "example.test");
+  EXPECT_VALID(o);
+  EXPECT_GE(dns.tcp_queries(), 1);
+}
+
 TEST(Dns01, WildcardQueriesTheBaseName) {
   DnsResponder dns;
   dns.Set("_acme-challenge.example.test", {.txt = {Expected()}});

@@ -49,11 +49,14 @@ int BindLoopback(int type, uint16_t* port) {
   const uint16_t wanted = *port;
   int fd = socket(AF_INET, type, 0);
   if (fd < 0) throw std::runtime_error("socket");
+  const int one = 1;
+  if (type == SOCK_STREAM) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = htons(wanted);
   if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    close(fd);
     throw std::runtime_error("bind");
   }
   socklen_t len = sizeof addr;
@@ -290,10 +293,25 @@ bool ReadExact(int fd, int stop_fd, char* out, size_t n) {
 }  // namespace
 
 DnsResponder::DnsResponder() {
-  fd_ = BindLoopback(SOCK_DGRAM, &port_);
+  // DNS over TCP (RFC 7766) on the same port number as UDP: two-byte length, then the message;
+  // several per connection. That TCP port may be taken (an outgoing connection's ephemeral
+  // port), so pick UDP ports until both binds succeed; the UDP thread starts only then.
+  for (int attempt = 0;; ++attempt) {
+    port_ = 0;
+    fd_ = BindLoopback(SOCK_DGRAM, &port_);
+    try {
+      tcp_ = MakeTcp();
+      break;
+    } catch (const std::runtime_error&) {
+      close(fd_);
+      if (attempt == 20) throw;
+    }
+  }
   thread_ = std::thread([this] { Loop(); });
-  // DNS over TCP (RFC 7766): two-byte length, then the message; several per connection.
-  tcp_ = std::make_unique<TcpServer>(
+}
+
+std::unique_ptr<TcpServer> DnsResponder::MakeTcp() {
+  return std::make_unique<TcpServer>(
       [this](int conn, int stop_fd) {
         for (;;) {
           char len[2];

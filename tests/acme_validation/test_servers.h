@@ -108,6 +108,7 @@ class DnsResponder {
 
  private:
   void Loop();
+  std::unique_ptr<TcpServer> MakeTcp();
   std::string Answer(const std::string& query);
   int fd_ = -1;
   uint16_t port_ = 0;

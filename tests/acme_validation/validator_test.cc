@@ -12,6 +12,7 @@
 
 #include "crypto/base64.h"
 #include "crypto/random.h"
+#include "protocols/acme/validation/internal.h"
 #include "tests/acme_validation/test_servers.h"
 
 namespace eg::acme::validation {
@@ -540,3 +541,28 @@ TEST(Validator, IoContextDestroyedWithValidationsPendingAbandonsThem) {
 
 }  // namespace
 }  // namespace eg::acme::validation
+
+namespace eg::acme::validation::internal {
+namespace {
+
+TEST(ValidationHelpers, ReverseDnsNames) {
+  EXPECT_EQ(ReverseDnsName("192.0.2.1"), "1.2.0.192.in-addr.arpa");
+  EXPECT_EQ(ReverseDnsName("2001:db8::567:89ab"),
+            "b.a.9.8.7.6.5.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa");
+}
+
+TEST(ValidationHelpers, DurationsReadAsAnOperatorWouldWriteThem) {
+  EXPECT_EQ(FormatDuration(std::chrono::seconds(10)), "10 s");
+  EXPECT_EQ(FormatDuration(std::chrono::milliseconds(1500)), "1.5 s");
+  EXPECT_EQ(FormatDuration(std::chrono::milliseconds(300)), "300 ms");
+}
+
+TEST(ValidationHelpers, ProblemOfAnErrorFromElsewhereIsConnection) {
+  EXPECT_EQ(ProblemOf(Internal("boom")), ValidationProblem::kConnection);
+  EXPECT_EQ(ProblemOf(Error(ErrorCode::kUnavailable, "x", -40)), ValidationProblem::kConnection);
+  EXPECT_EQ(ProblemOf(MakeError(ValidationProblem::kTls, "x")), ValidationProblem::kTls);
+  EXPECT_EQ(ValidationProblemName(ValidationProblem::kIncorrectResponse), "incorrectResponse");
+}
+
+}  // namespace
+}  // namespace eg::acme::validation::internal

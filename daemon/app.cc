@@ -62,13 +62,6 @@ Result<mapping::ScmCatalog> FetchCatalog(ScmApi& scm, const std::vector<CertType
 
 }  // namespace
 
-const config::AccountConfig* MappingSnapshot::FindAccount(std::string_view name) const {
-  for (const config::AccountConfig& a : accounts) {
-    if (a.name == name) return &a;
-  }
-  return nullptr;
-}
-
 App::App(const config::Config& config, Logger& logger, Clock& clock)
     : config_(config), logger_(logger), clock_(clock) {}
 

@@ -30,6 +30,7 @@
 #include "daemon/stop_signal.h"
 #include "issuance/service.h"
 #include "mapping/catalog.h"
+#include "mapping/snapshot.h"
 #include "protocols/http/router.h"
 #include "storage/sqlite_store.h"
 
@@ -42,15 +43,7 @@ namespace eg::daemon {
 class AsioScheduler;
 class WebhookNotifier;
 
-// What requests are decided against: the administrator's accounts and SCM's listing.
-struct MappingSnapshot {
-  std::vector<config::AccountConfig> accounts;
-  mapping::ScmCatalog catalog;
-  TimePoint catalog_fetched_at{};
-  bool catalog_from_store = false;  // SCM was unreachable: the last published listing
-
-  const config::AccountConfig* FindAccount(std::string_view name) const;
-};
+using mapping::MappingSnapshot;
 
 class App {
  public:

@@ -65,13 +65,15 @@ http::Response AcmeServer::HandleRevokeCert(const http::Request& r) {
   Checked<AuthedRequest> auth = internal::Authenticate(ctx, r, KeyMode::kEither);
   if (!auth.ok()) return auth.problem().ToResponse();
   const nlohmann::json& payload = auth->payload;
-  if (auth->post_as_get || !payload["certificate"].is_string()) {
+  if (auth->post_as_get || !payload.contains("certificate") ||
+      !payload["certificate"].is_string()) {
     return Malformed("revokeCert needs {\"certificate\": base64url(DER)}").ToResponse();
   }
   int reason_code = 0;
   if (payload.contains("reason")) {
-    if (!payload["reason"].is_number_integer()) {
-      return MakeProblem("badRevocationReason", 400, "\"reason\" must be an integer").ToResponse();
+    if (!payload["reason"].is_number_integer() || payload["reason"] < 0 || payload["reason"] > 10) {
+      return MakeProblem("badRevocationReason", 400, "\"reason\" must be an RFC 5280 reason code")
+          .ToResponse();
     }
     reason_code = payload["reason"].get<int>();
   }

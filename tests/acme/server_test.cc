@@ -874,7 +874,11 @@ TEST_F(AcmeServerTest, ReplacesAndRenewalInfo) {
 TEST_F(AcmeServerTest, RevokeByAccountAndByCertificateKey) {
   Client c = WebAccount();
   crypto::Certificate first = Download(c, IssueFor(c, {"r1.example.test"}));
+  EXPECT_EQ(ProblemTypeOf(PostJson(c, "/acme/revoke-cert", {{"reason", 1}})), Acme("malformed"));
   json body = {{"certificate", crypto::Base64UrlEncode(first.Der())}, {"reason", 2}};
+  EXPECT_EQ(ProblemTypeOf(PostJson(c, "/acme/revoke-cert",
+                                   {{"certificate", body["certificate"]}, {"reason", 1e30}})),
+            Acme("badRevocationReason"));
   EXPECT_EQ(ProblemTypeOf(PostJson(c, "/acme/revoke-cert", body)), Acme("badRevocationReason"));
   // Another account may not.
   Client other = WebAccount();

@@ -35,7 +35,7 @@ std::optional<RevocationReason> ParseReason(int code) {
 }  // namespace
 
 http::Response AcmeServer::HandleCertificate(const http::Request& r) {
-  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes};
+  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes, logger_};
   Checked<AuthedRequest> auth = internal::Authenticate(ctx, r, KeyMode::kKid);
   if (!auth.ok()) return auth.problem().ToResponse();
   if (!auth->post_as_get)
@@ -61,7 +61,7 @@ http::Response AcmeServer::HandleCertificate(const http::Request& r) {
 }
 
 http::Response AcmeServer::HandleRevokeCert(const http::Request& r) {
-  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes};
+  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes, logger_};
   Checked<AuthedRequest> auth = internal::Authenticate(ctx, r, KeyMode::kEither);
   if (!auth.ok()) return auth.problem().ToResponse();
   const nlohmann::json& payload = auth->payload;

@@ -365,6 +365,20 @@ class AcmeServerTest : public ::testing::Test {
   std::unique_ptr<AcmeServer> server_;
 };
 
+TEST(ProblemTest, ServerErrorsNeverShowTheirDetail) {
+  Problem p = ProblemFromError(Unavailable("sqlite: database is locked at /var/secret.db"));
+  EXPECT_EQ(p.status, 500);
+  http::Response r = p.ToResponse();
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(Header(r, "Content-Type"), "application/problem+json");
+  EXPECT_EQ(r.body.find("secret"), std::string::npos) << r.body;
+  EXPECT_EQ(Body(r)["type"], "urn:ietf:params:acme:error:serverInternal");
+  Problem shown = MakeProblem("badCSR", 400, "the CSR names x");
+  EXPECT_EQ(Body(shown.ToResponse())["detail"], "the CSR names x");
+  Problem conflict = ProblemFromError(Error(ErrorCode::kConflict, "version 3"));
+  EXPECT_EQ(conflict.status, 409);
+}
+
 // ---- directory and nonces ----
 
 TEST_F(AcmeServerTest, DirectoryListsEveryResourceAndMeta) {

@@ -5,6 +5,7 @@
 #include "protocols/acme/server.h"
 
 #include <gtest/gtest.h>
+#include <openssl/rsa.h>
 #include <stdlib.h>
 
 #include <boost/asio/io_context.hpp>
@@ -560,6 +561,20 @@ TEST_F(AcmeServerTest, NewAccountRefusals) {
   ASSERT_TRUE(found.ok());
   EXPECT_FALSE(found->has_value());
   EXPECT_EQ(NewAccount(c, {{"termsOfServiceAgreed", true}}).status, 201);
+}
+
+TEST_F(AcmeServerTest, WeakAccountKeyIsRefused) {
+  Client weak{crypto::PrivateKey(crypto::EvpPkeyPtr(EVP_RSA_gen(1024))), ""};
+  ASSERT_NE(weak.key.get(), nullptr);
+  jose::SignOptions o;
+  o.alg = jose::JwsAlg::kRs256;
+  o.url = kBase + "/acme/new-account";
+  o.nonce = Nonce();
+  auto body = jose::SignJws(weak.key, o, R"({"termsOfServiceAgreed":true})");
+  ASSERT_TRUE(body.ok()) << body.error().ToString();
+  http::Response r = PostRaw("/acme/new-account", *body);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(ProblemTypeOf(r), Acme("badPublicKey")) << r.body;
 }
 
 TEST_F(AcmeServerTest, EabBindsTheEnrollmentAccountOnce) {

@@ -65,6 +65,9 @@ Result<Eab> ParseEabImpl(const json& eab, std::string_view outer_url,
     return BadSignatureAlgorithm(
         "externalAccountBinding: alg must be HS256, HS384 or HS512 (RFC 8555 §7.3.4)");
   }
+  if (parts.signature_b64.empty()) {
+    return Malformed("externalAccountBinding: \"signature\" is empty");
+  }
   for (const char* m : {"nonce", "jwk", "crit", "b64"}) {
     if (header.contains(m)) {
       return Malformed(std::string("externalAccountBinding: protected header must not have \"") +

@@ -150,6 +150,7 @@ Result<Jws> ParseJwsImpl(std::string_view body) {
   EG_ASSIGN_OR_RETURN(std::string_view alg_name,
                       HeaderString(header, "alg", 32, /*required=*/true));
   EG_ASSIGN_OR_RETURN(out.alg, ParseJwsAlg(alg_name));
+  if (parts.signature_b64.empty()) return Malformed("JWS: \"signature\" is empty");
   if (header.contains("crit")) {
     return Malformed("JWS protected header: \"crit\" is not supported (no extensions understood)");
   }
@@ -269,7 +270,9 @@ Result<FlattenedJws> SplitFlattened(const json& jws, std::string_view what) {
   FlattenedJws out;
   EG_ASSIGN_OR_RETURN(out.protected_b64, member("protected", kMaxProtectedChars, false));
   EG_ASSIGN_OR_RETURN(out.payload_b64, member("payload", kMaxPayloadChars, true));
-  EG_ASSIGN_OR_RETURN(out.signature_b64, member("signature", kMaxSignatureChars, false));
+  // May be empty here: an unsecured JWS (alg "none") has an empty signature, and it must be
+  // refused for its algorithm (badSignatureAlgorithm), so callers check emptiness after "alg".
+  EG_ASSIGN_OR_RETURN(out.signature_b64, member("signature", kMaxSignatureChars, true));
   return out;
 }
 

@@ -92,7 +92,9 @@ Result<std::string> SignJwsWithHeader(const PrivateKey& key, JwsAlg alg,
 // ---- Shared with eab.h ----
 
 // The three members of a flattened JWS object, checked for presence, type and size; views into
-// `jws`. Refuses "signatures" and "header". `what` names the object in messages.
+// `jws`. Refuses "signatures" and "header". `what` names the object in messages. "protected"
+// must not be empty; "payload" and "signature" may be (the caller refuses an empty signature
+// once it has looked at "alg", so alg "none" gets its own answer).
 struct FlattenedJws {
   std::string_view protected_b64;
   std::string_view payload_b64;

@@ -79,6 +79,9 @@ TEST(Eab, WrongMacIsUnauthorized) {
   json truncated = *BuildEab("kid-1", kMacKey, EabAlg::kHs256, kUrl, account);
   truncated["signature"] = truncated["signature"].get<std::string>().substr(0, 20);
   EXPECT_EQ(ProblemOfEab(truncated, account), JoseProblem::kUnauthorized);
+  json unsigned_eab = truncated;
+  unsigned_eab["signature"] = "";
+  EXPECT_EQ(ProblemOfEab(unsigned_eab, account), JoseProblem::kMalformed);
   // The MAC of HS256 under a header that says HS512.
   json lying = EabWithHeader(account, [](json& h) { h["alg"] = "HS512"; });
   EXPECT_EQ(ProblemOfEab(lying, account), JoseProblem::kUnauthorized);

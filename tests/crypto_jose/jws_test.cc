@@ -151,9 +151,16 @@ TEST(Jws, RefusedAlgs) {
   json h = Header(JwsAlg::kEs256, key);
   h["alg"] = "none";
   json body = {{"protected", Base64UrlEncode(h.dump())}, {"payload", ""}, {"signature", ""}};
-  EXPECT_NE(ProblemOfBody(body.dump()), JoseProblem::kInternal);
+  EXPECT_EQ(ProblemOfBody(body.dump()), JoseProblem::kBadSignatureAlgorithm);
   body["signature"] = "AA";
   EXPECT_EQ(ProblemOfBody(body.dump()), JoseProblem::kBadSignatureAlgorithm);
+}
+
+TEST(Jws, EmptySignatureOfAnAcceptedAlgIsMalformed) {
+  const PrivateKey& key = TestKey(KeySpec::kEcP256);
+  json body = json::parse(Sign(key, JwsAlg::kEs256, Header(JwsAlg::kEs256, key)));
+  body["signature"] = "";
+  EXPECT_EQ(ProblemOfBody(body.dump()), JoseProblem::kMalformed);
 }
 
 TEST(Jws, HeaderRules) {

@@ -1,0 +1,378 @@
+// RFC 8555 negative paths against the running enrollgated, with the C++ test client over real
+// HTTPS: every refusal carries its problem type as application/problem+json, and the store
+// (read with the sqlite3 command) shows that nothing was written. Also the happy path the
+// refusals are measured against (EAB account, pre-validated order, finalize, download), the
+// mapped enrollment in SCM, and account revocation.
+#include <gtest/gtest.h>
+
+#include "crypto/base64.h"
+#include "crypto/random.h"
+#include "tests/acme_conformance/daemon_under_test.h"
+
+namespace eg::acme_test {
+namespace {
+
+using nlohmann::json;
+constexpr auto kIssueTimeout = std::chrono::seconds(30);
+
+std::string Problem(std::string_view type) {
+  return std::string(kProblemPrefix) + std::string(type);
+}
+
+// Asserts `r` is a problem document of `type` with a 4xx status.
+void ExpectProblem(const Reply& r, std::string_view type) {
+  EXPECT_GE(r.status, 400) << r.Describe();
+  EXPECT_LT(r.status, 500) << r.Describe();
+  EXPECT_EQ(r.Header("Content-Type").rfind("application/problem+json", 0), 0u) << r.Describe();
+  EXPECT_EQ(r.ProblemType(), Problem(type)) << r.Describe();
+}
+
+std::string B64u(std::string_view s) { return crypto::Base64UrlEncode(s); }
+
+class AcmeProtocolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    d_ = DaemonUnderTest::Get();
+    ASSERT_NE(d_, nullptr) << "enrollgated did not start: " << DaemonUnderTest::start_error();
+  }
+
+  // A client with a fresh `web` account registered through a fresh EAB credential.
+  std::unique_ptr<AcmeClient> WebAccount() {
+    auto client = d_->NewClient();
+    auto eab = d_->CreateEab("web");
+    EXPECT_TRUE(eab.ok()) << eab.error().ToString();
+    if (client == nullptr || !eab.ok()) return nullptr;
+    Reply r = client->NewAccount(*eab);
+    EXPECT_EQ(r.status, 201) << r.Describe();
+    EXPECT_FALSE(client->kid().empty());
+    return client;
+  }
+
+  // A `web` order for `name`, ready (pre-validated); its URL and body.
+  std::pair<std::string, json> ReadyOrder(AcmeClient& client, const std::string& name) {
+    Reply order = client.NewOrder({name});
+    EXPECT_EQ(order.status, 201) << order.Describe();
+    const std::string url = order.Header("Location");
+    Reply ready = client.PollStatus(url, {"ready", "invalid"}, kIssueTimeout);
+    EXPECT_EQ(ready.Json().value("status", ""), "ready") << ready.Describe();
+    return {url, ready.Json()};
+  }
+
+  DaemonUnderTest* d_ = nullptr;
+};
+
+TEST_F(AcmeProtocolTest, DirectoryAndNonces) {
+  auto client = d_->NewClient();
+  ASSERT_NE(client, nullptr);
+  auto dir = client->Directory();
+  ASSERT_TRUE(dir.ok()) << dir.error().ToString();
+  for (const char* name :
+       {"newNonce", "newAccount", "newOrder", "revokeCert", "keyChange", "renewalInfo"}) {
+    ASSERT_TRUE(dir->contains(name) && (*dir)[name].is_string()) << name << " in " << dir->dump();
+    EXPECT_EQ((*dir)[name].get<std::string>().rfind(d_->base_url() + "/acme/", 0), 0u)
+        << name << ": " << (*dir)[name];
+  }
+  ASSERT_TRUE(dir->contains("meta")) << dir->dump();
+  EXPECT_TRUE((*dir)["meta"].contains("externalAccountRequired")) << dir->dump();
+
+  // HEAD newNonce: 200, GET: 204 (RFC 8555 §7.2); both fresh, never cached.
+  Reply head = client->Head(client->Url("newNonce"));
+  EXPECT_EQ(head.status, 200) << head.Describe();
+  EXPECT_FALSE(head.Header("Replay-Nonce").empty());
+  EXPECT_NE(head.Header("Cache-Control").find("no-store"), std::string::npos) << head.Describe();
+  Reply get = client->Get(client->Url("newNonce"));
+  EXPECT_EQ(get.status, 204) << get.Describe();
+  EXPECT_FALSE(get.Header("Replay-Nonce").empty());
+  EXPECT_NE(get.Header("Replay-Nonce"), head.Header("Replay-Nonce"));
+}
+
+TEST_F(AcmeProtocolTest, ReplayedNonceIsBadNonceWithAFreshOne) {
+  auto client = WebAccount();
+  ASSERT_NE(client, nullptr);
+  auto nonce = client->FreshNonce();
+  ASSERT_TRUE(nonce.ok());
+  const std::string payload =
+      json{{"identifiers", {{{"type", "dns"}, {"value", "replay.example.test"}}}}}.dump();
+  auto body = client->Sign(client->Url("newOrder"), payload, *nonce);
+  ASSERT_TRUE(body.ok());
+  Reply first = client->PostJose(client->Url("newOrder"), *body);
+  ASSERT_EQ(first.status, 201) << first.Describe();
+
+  const std::string before = d_->StoreFingerprint();
+  Reply replay = client->PostJose(client->Url("newOrder"), *body);
+  ExpectProblem(replay, "badNonce");
+  EXPECT_EQ(replay.status, 400);
+  const std::string fresh = replay.Header("Replay-Nonce");
+  EXPECT_FALSE(fresh.empty()) << "badNonce must carry a fresh nonce (RFC 8555 §6.5)";
+  EXPECT_NE(fresh, *nonce);
+  EXPECT_EQ(d_->StoreFingerprint(), before) << "the replayed newOrder wrote something";
+
+  // The fresh nonce works (what a client does after badNonce).
+  auto retry = client->Sign(client->Url("newOrder"), payload, fresh);
+  ASSERT_TRUE(retry.ok());
+  EXPECT_EQ(client->PostJose(client->Url("newOrder"), *retry).status, 201);
+}
+
+TEST_F(AcmeProtocolTest, WrongUrlIsUnauthorized) {
+  auto client = WebAccount();
+  ASSERT_NE(client, nullptr);
+  auto header = client->DefaultHeader(client->Url("newAccount"));  // signed for another URL
+  ASSERT_TRUE(header.ok());
+  const std::string payload =
+      json{{"identifiers", {{{"type", "dns"}, {"value", "wrong-url.example.test"}}}}}.dump();
+  auto body = client->SignWithHeader(*header, payload);
+  ASSERT_TRUE(body.ok());
+  const std::string before = d_->StoreFingerprint();
+  Reply r = client->PostJose(client->Url("newOrder"), *body);
+  ExpectProblem(r, "unauthorized");
+  EXPECT_FALSE(r.Header("Replay-Nonce").empty());
+  EXPECT_EQ(d_->StoreFingerprint(), before);
+}
+
+TEST_F(AcmeProtocolTest, AlgNoneIsBadSignatureAlgorithm) {
+  auto client = WebAccount();
+  ASSERT_NE(client, nullptr);
+  auto header = client->DefaultHeader(client->Url("newOrder"));
+  ASSERT_TRUE(header.ok());
+  (*header)["alg"] = "none";
+  const std::string payload =
+      json{{"identifiers", {{{"type", "dns"}, {"value", "none.example.test"}}}}}.dump();
+  // An unsecured JWS (RFC 7515 Appendix A.5): empty signature.
+  const std::string body = json{
+      {"protected", B64u(header->dump())},
+      {"payload", B64u(payload)},
+      {"signature", ""}}.dump();
+  const std::string before = d_->StoreFingerprint();
+  Reply r = client->PostJose(client->Url("newOrder"), body);
+  ExpectProblem(r, "badSignatureAlgorithm");
+  // RFC 8555 §6.2: the problem document MUST list the algorithms the server accepts.
+  json problem = r.Json();
+  ASSERT_TRUE(problem.contains("algorithms") && problem["algorithms"].is_array()) << r.body;
+  for (const char* alg : {"ES256", "RS256"}) {
+    EXPECT_NE(std::find(problem["algorithms"].begin(), problem["algorithms"].end(), alg),
+              problem["algorithms"].end())
+        << alg << " in " << r.body;
+  }
+  EXPECT_EQ(d_->StoreFingerprint(), before);
+}
+
+TEST_F(AcmeProtocolTest, Hs256IsBadSignatureAlgorithm) {
+  auto client = WebAccount();
+  ASSERT_NE(client, nullptr);
+  auto header = client->DefaultHeader(client->Url("newOrder"));
+  ASSERT_TRUE(header.ok());
+  (*header)["alg"] = "HS256";
+  const std::string payload =
+      json{{"identifiers", {{{"type", "dns"}, {"value", "hs256.example.test"}}}}}.dump();
+  const std::string input = B64u(header->dump()) + "." + B64u(payload);
+  // A genuine HMAC-SHA256 over the signing input, with a key the server cannot know.
+  auto mac = crypto::Hmac("SHA256", crypto::RandomBytes(32), input);
+  ASSERT_TRUE(mac.ok());
+  const std::string body = json{
+      {"protected", B64u(header->dump())},
+      {"payload", B64u(payload)},
+      {"signature", crypto::Base64UrlEncode(
+                        *mac)}}.dump();
+  const std::string before = d_->StoreFingerprint();
+  Reply r = client->PostJose(client->Url("newOrder"), body);
+  ExpectProblem(r, "badSignatureAlgorithm");
+  EXPECT_EQ(d_->StoreFingerprint(), before);
+}
+
+TEST_F(AcmeProtocolTest, UnknownKidIsAccountDoesNotExist) {
+  auto client = WebAccount();
+  ASSERT_NE(client, nullptr);
+  // Same shape as a real account URL, another id; signed with a key the server never saw.
+  std::string kid = client->kid();
+  kid = kid.substr(0, kid.rfind('/') + 1) + "no-such-account-" + crypto::RandomToken(8);
+  auto stranger = d_->NewClient();
+  ASSERT_NE(stranger, nullptr);
+  stranger->SetKid(kid);
+  const std::string before = d_->StoreFingerprint();
+  Reply r = stranger->NewOrder({"unknown-kid.example.test"});
+  ExpectProblem(r, "accountDoesNotExist");
+  EXPECT_EQ(d_->StoreFingerprint(), before);
+}
+
+TEST_F(AcmeProtocolTest, AnotherAccountsOrderIsNotVisibleNorTouchable) {
+  auto owner = WebAccount();
+  auto other = WebAccount();
+  ASSERT_NE(owner, nullptr);
+  ASSERT_NE(other, nullptr);
+  auto [order_url, order] = ReadyOrder(*owner, "owned.example.test");
+  ASSERT_FALSE(order_url.empty());
+  const std::string authz_url = order["authorizations"][0].get<std::string>();
+  const std::string finalize_url = order["finalize"].get<std::string>();
+
+  const std::string before = d_->StoreFingerprint();
+  for (const std::string& url : {order_url, authz_url}) {
+    Reply r = other->PostAsGet(url);
+    EXPECT_TRUE(r.status == 404 || r.status == 401 || r.status == 403)
+        << url << " " << r.Describe();
+    EXPECT_TRUE(r.ProblemType() == Problem("unauthorized") ||
+                r.ProblemType() == Problem("malformed"))
+        << r.Describe();
+    EXPECT_EQ(r.body.find("owned.example.test"), std::string::npos) << "leaked: " << r.body;
+    EXPECT_EQ(r.body.find(finalize_url), std::string::npos) << "leaked: " << r.body;
+  }
+  // Finalizing someone else's order with a valid CSR does nothing.
+  auto key = crypto::PrivateKey::Generate(crypto::KeySpec::kEcP256);
+  ASSERT_TRUE(key.ok());
+  auto csr = MakeCsr({"owned.example.test"}, *key);
+  ASSERT_TRUE(csr.ok());
+  Reply fin = other->Finalize(finalize_url, csr->Der());
+  EXPECT_TRUE(fin.status == 404 || fin.status == 401 || fin.status == 403) << fin.Describe();
+  EXPECT_EQ(fin.body.find("owned.example.test"), std::string::npos) << "leaked: " << fin.body;
+  EXPECT_EQ(d_->StoreFingerprint(), before);
+
+  // The owner still sees its order, untouched.
+  Reply mine = owner->PostAsGet(order_url);
+  EXPECT_EQ(mine.status, 200) << mine.Describe();
+  EXPECT_EQ(mine.Json().value("status", ""), "ready") << mine.Describe();
+}
+
+TEST_F(AcmeProtocolTest, BadEabMacIsUnauthorized) {
+  auto eab = d_->CreateEab("web");
+  ASSERT_TRUE(eab.ok()) << eab.error().ToString();
+  auto client = d_->NewClient();
+  ASSERT_NE(client, nullptr);
+  EabCredential wrong = *eab;
+  wrong.hmac_key_b64url = crypto::Base64UrlEncode(crypto::RandomBytes(32));
+  const std::string before = d_->StoreFingerprint();
+  Reply r = client->NewAccount(wrong);
+  ExpectProblem(r, "unauthorized");
+  EXPECT_EQ(d_->StoreFingerprint(), before) << "an account was created or the key was bound";
+  // The genuine key still works: the failed attempt did not burn it.
+  EXPECT_EQ(client->NewAccount(*eab).status, 201);
+}
+
+TEST_F(AcmeProtocolTest, EabForARevokedKeyIdIsUnauthorized) {
+  auto eab = d_->CreateEab("web");
+  ASSERT_TRUE(eab.ok()) << eab.error().ToString();
+  auto revoked = d_->RevokeEab(eab->key_id);
+  ASSERT_TRUE(revoked.ok()) << revoked.error().ToString();
+  auto client = d_->NewClient();
+  ASSERT_NE(client, nullptr);
+  const std::string before = d_->StoreFingerprint();
+  Reply r = client->NewAccount(*eab);
+  ExpectProblem(r, "unauthorized");
+  EXPECT_EQ(d_->StoreFingerprint(), before);
+}
+
+TEST_F(AcmeProtocolTest, AccountWithoutEabGetsChallenges) {
+  // Registering without EAB is allowed (web-challenge needs none); such an account gets
+  // challenges, not pre-validated authorizations.
+  auto client = d_->NewClient();
+  ASSERT_NE(client, nullptr);
+  Reply account = client->NewAccount(std::nullopt);
+  ASSERT_EQ(account.status, 201) << account.Describe();
+  Reply order = client->NewOrder({"no-eab.example.test"});
+  ASSERT_EQ(order.status, 201) << order.Describe();
+  Reply authz = client->PostAsGet(order.Json()["authorizations"][0].get<std::string>());
+  EXPECT_EQ(authz.Json().value("status", ""), "pending") << authz.Describe();
+  bool http01 = false;
+  for (const json& c : authz.Json().value("challenges", json::array())) {
+    http01 = http01 || c.value("type", "") == "http-01";
+  }
+  EXPECT_TRUE(http01) << authz.Describe();
+}
+
+TEST_F(AcmeProtocolTest, CsrWithANameNotInTheOrderIsBadCsr) {
+  auto client = WebAccount();
+  ASSERT_NE(client, nullptr);
+  auto [order_url, order] = ReadyOrder(*client, "csr-names.example.test");
+  auto key = crypto::PrivateKey::Generate(crypto::KeySpec::kEcP256);
+  ASSERT_TRUE(key.ok());
+  auto csr = MakeCsr({"csr-names.example.test", "extra.example.test"}, *key);
+  ASSERT_TRUE(csr.ok());
+  const std::string before = d_->StoreFingerprint();
+  Reply r = client->Finalize(order["finalize"].get<std::string>(), csr->Der());
+  ExpectProblem(r, "badCSR");
+  EXPECT_EQ(d_->StoreFingerprint(), before) << "a refused finalize changed the order or enrolled";
+  EXPECT_EQ(client->PostAsGet(order_url).Json().value("status", ""), "ready");
+}
+
+TEST_F(AcmeProtocolTest, DisallowedKeyTypeIsBadCsrOrBadPublicKey) {
+  // SCM profile 1001 (the `web` mapping) allows RSA 2048/3072/4096 and EC P-256/P-384 only.
+  auto client = WebAccount();
+  ASSERT_NE(client, nullptr);
+  for (crypto::KeySpec spec : {crypto::KeySpec::kEcP521, crypto::KeySpec::kEd25519}) {
+    auto [order_url, order] = ReadyOrder(*client, "keytype.example.test");
+    auto key = crypto::PrivateKey::Generate(spec);
+    ASSERT_TRUE(key.ok());
+    auto csr = MakeCsr({"keytype.example.test"}, *key);
+    ASSERT_TRUE(csr.ok());
+    const std::string before = d_->StoreFingerprint();
+    Reply r = client->Finalize(order["finalize"].get<std::string>(), csr->Der());
+    EXPECT_TRUE(r.ProblemType() == Problem("badCSR") || r.ProblemType() == Problem("badPublicKey"))
+        << r.Describe();
+    ExpectProblem(r, r.ProblemType().substr(kProblemPrefix.size()));
+    EXPECT_EQ(d_->StoreFingerprint(), before);
+  }
+}
+
+TEST_F(AcmeProtocolTest, BodyOverTheSizeLimitIs413) {
+  auto client = WebAccount();
+  ASSERT_NE(client, nullptr);
+  // A well-formed, signed newOrder whose payload alone is over the 256 KiB body limit.
+  json payload = {{"identifiers", {{{"type", "dns"}, {"value", "big.example.test"}}}},
+                  {"padding", std::string(300 * 1024, 'a')}};
+  auto body = client->Sign(client->Url("newOrder"), payload.dump());
+  ASSERT_TRUE(body.ok());
+  const std::string before = d_->StoreFingerprint();
+  Reply r = client->PostJose(client->Url("newOrder"), *body);
+  EXPECT_EQ(r.status, 413) << r.Describe().substr(0, 300);
+  EXPECT_EQ(r.Header("Content-Type").rfind("application/problem+json", 0), 0u) << r.Describe();
+  EXPECT_EQ(r.ProblemType(), Problem("malformed")) << r.Describe();
+  EXPECT_EQ(d_->StoreFingerprint(), before);
+}
+
+TEST_F(AcmeProtocolTest, WrongContentTypeIsMalformed) {
+  auto client = WebAccount();
+  ASSERT_NE(client, nullptr);
+  auto body =
+      client->Sign(client->Url("newOrder"),
+                   json{{"identifiers", {{{"type", "dns"}, {"value", "ct.example.test"}}}}}.dump());
+  ASSERT_TRUE(body.ok());
+  const std::string before = d_->StoreFingerprint();
+  Reply r = client->PostRaw(client->Url("newOrder"), *body, {{"Content-Type", "application/json"}});
+  EXPECT_EQ(r.status, 415) << r.Describe();
+  EXPECT_EQ(r.ProblemType(), Problem("malformed")) << r.Describe();
+  EXPECT_EQ(d_->StoreFingerprint(), before);
+}
+
+// The happy path end to end with the C++ client: the certificate is for the CSR's key and name,
+// SCM holds the enrollment with the `web` mapping's profile, term and auto-renew days, and a
+// revocation by the account reaches SCM.
+TEST_F(AcmeProtocolTest, IssueDownloadAndRevokeThroughScm) {
+  auto client = WebAccount();
+  ASSERT_NE(client, nullptr);
+  auto issued = client->IssuePreValidated({"cpp-client.example.test"}, kIssueTimeout);
+  ASSERT_TRUE(issued.ok()) << issued.error().ToString();
+  auto chain = crypto::Certificate::ParsePemChain(issued->chain_pem);
+  ASSERT_TRUE(chain.ok() && chain->size() >= 2) << issued->chain_pem;
+  const crypto::Certificate& leaf = chain->front();
+  EXPECT_TRUE(leaf.Key().Equals(issued->key->Public()));
+  EXPECT_EQ(leaf.Sans().dns, std::vector<std::string>{"cpp-client.example.test"});
+  EXPECT_TRUE(leaf.IsSignedBy((*chain)[1]));
+  const auto term = leaf.NotAfter() - leaf.NotBefore();
+  EXPECT_NEAR(std::chrono::duration_cast<std::chrono::hours>(term).count() / 24.0, 90, 1.01);
+
+  auto scm = d_->ScmSslEnrollments("cpp-client.example.test");
+  ASSERT_EQ(scm.size(), 1u);
+  EXPECT_EQ(scm[0]["certType"].value("id", 0), 1001) << scm[0].dump();
+  EXPECT_EQ(scm[0].value("term", 0), 90) << scm[0].dump();
+  EXPECT_EQ(scm[0]["autoRenewDetails"].value("state", ""), "Scheduled") << scm[0].dump();
+  EXPECT_EQ(scm[0]["autoRenewDetails"].value("daysBeforeExpiration", 0), 30) << scm[0].dump();
+
+  Reply revoke = client->Revoke(leaf.Der(), /*reason=*/4);
+  EXPECT_EQ(revoke.status, 200) << revoke.Describe();
+  scm = d_->ScmSslEnrollments("cpp-client.example.test");
+  ASSERT_EQ(scm.size(), 1u);
+  EXPECT_EQ(scm[0].value("status", ""), "Revoked") << scm[0].dump();
+  // Revoking again is alreadyRevoked.
+  ExpectProblem(client->Revoke(leaf.Der(), 4), "alreadyRevoked");
+}
+
+}  // namespace
+}  // namespace eg::acme_test

@@ -140,8 +140,6 @@ Reply AcmeClient::Get(const std::string& url, const Headers& headers) {
   return Send("GET", url, "", headers);
 }
 
-Reply AcmeClient::Head(const std::string& url) { return Send("HEAD", url, "", {}); }
-
 Reply AcmeClient::PostRaw(const std::string& url, const std::string& body, const Headers& headers) {
   return Send("POST", url, body, headers);
 }
@@ -171,8 +169,8 @@ Result<std::string> AcmeClient::FreshNonce() {
   const std::string url = Url("newNonce");
   if (url.empty()) return Unavailable("no newNonce in the directory");
   nonce_.reset();
-  Reply r = Head(url);
-  if (!nonce_) return Unavailable("HEAD newNonce gave no Replay-Nonce: " + r.Describe());
+  Reply r = Get(url);
+  if (!nonce_) return Unavailable("GET newNonce gave no Replay-Nonce: " + r.Describe());
   return *nonce_;
 }
 

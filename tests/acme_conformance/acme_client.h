@@ -69,8 +69,8 @@ class AcmeClient {
   AcmeClient& operator=(const AcmeClient&) = delete;
 
   // ---- Plain HTTPS ----
+  // (No HEAD: the transport would wait for a body; tests send HEAD with curl.)
   Reply Get(const std::string& url, const Headers& headers = {});
-  Reply Head(const std::string& url);
   // Sends exactly this body and these headers (nothing added but Host and Content-Length).
   Reply PostRaw(const std::string& url, const std::string& body, const Headers& headers);
   // PostRaw with Content-Type application/jose+json.
@@ -81,7 +81,7 @@ class AcmeClient {
   Result<nlohmann::json> Directory();
   // A directory entry's URL ("newNonce", "newAccount", ...); "" when absent.
   std::string Url(std::string_view name);
-  // A fresh nonce from HEAD newNonce (also remembered as the next one to use).
+  // A fresh nonce from GET newNonce (also remembered as the next one to use).
   Result<std::string> FreshNonce();
   // The nonce the next signed request would use (the last Replay-Nonce), fetching one if none.
   Result<std::string> NextNonce();

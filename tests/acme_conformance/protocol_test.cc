@@ -5,6 +5,8 @@
 // mapped enrollment in SCM, and account revocation.
 #include <gtest/gtest.h>
 
+#include <regex>
+
 #include "crypto/base64.h"
 #include "crypto/random.h"
 #include "tests/acme_conformance/daemon_under_test.h"
@@ -75,15 +77,27 @@ TEST_F(AcmeProtocolTest, DirectoryAndNonces) {
   ASSERT_TRUE(dir->contains("meta")) << dir->dump();
   EXPECT_TRUE((*dir)["meta"].contains("externalAccountRequired")) << dir->dump();
 
-  // HEAD newNonce: 200, GET: 204 (RFC 8555 §7.2); both fresh, never cached.
-  Reply head = client->Head(client->Url("newNonce"));
-  EXPECT_EQ(head.status, 200) << head.Describe();
-  EXPECT_FALSE(head.Header("Replay-Nonce").empty());
-  EXPECT_NE(head.Header("Cache-Control").find("no-store"), std::string::npos) << head.Describe();
+  // HEAD newNonce: 200, GET: 204 (RFC 8555 §7.2); both fresh, never cached. HEAD with curl (the
+  // Beast transport does not do HEAD).
+  testing::RunResult head =
+      testing::RunProgram({"/usr/bin/curl", "-sS", "--max-time", "20", "-I", "--cacert",
+                           d_->ca_bundle_path(), client->Url("newNonce")},
+                          {}, /*merge_stderr=*/false);
+  EXPECT_EQ(head.status, 0) << head.output;
+  EXPECT_NE(head.output.find(" 200"), std::string::npos) << head.output;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(head.output, m,
+                                std::regex("(?:^|\n)replay-nonce: *([^\r\n]+)", std::regex::icase)))
+      << head.output;
+  const std::string head_nonce = m[1];
+  EXPECT_TRUE(std::regex_search(head.output,
+                                std::regex("cache-control:[^\r\n]*no-store", std::regex::icase)))
+      << head.output;
   Reply get = client->Get(client->Url("newNonce"));
   EXPECT_EQ(get.status, 204) << get.Describe();
   EXPECT_FALSE(get.Header("Replay-Nonce").empty());
-  EXPECT_NE(get.Header("Replay-Nonce"), head.Header("Replay-Nonce"));
+  EXPECT_NE(get.Header("Replay-Nonce"), head_nonce);
+  EXPECT_NE(get.Header("Cache-Control").find("no-store"), std::string::npos) << get.Describe();
 }
 
 TEST_F(AcmeProtocolTest, ReplayedNonceIsBadNonceWithAFreshOne) {
@@ -306,7 +320,9 @@ TEST_F(AcmeProtocolTest, DisallowedKeyTypeIsBadCsrOrBadPublicKey) {
     Reply r = client->Finalize(order["finalize"].get<std::string>(), csr->Der());
     EXPECT_TRUE(r.ProblemType() == Problem("badCSR") || r.ProblemType() == Problem("badPublicKey"))
         << r.Describe();
-    ExpectProblem(r, r.ProblemType().substr(kProblemPrefix.size()));
+    if (r.ProblemType().size() > kProblemPrefix.size()) {
+      ExpectProblem(r, r.ProblemType().substr(kProblemPrefix.size()));
+    }
     EXPECT_EQ(d_->StoreFingerprint(), before);
   }
 }

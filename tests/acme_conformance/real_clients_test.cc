@@ -204,14 +204,16 @@ TEST_F(RealClientTest, LegoWithEabRunsRenewsAndRevokes) {
   const std::string name = "lego-web.example.test";
   auto eab = d_->CreateEab("web");
   ASSERT_TRUE(eab.ok()) << eab.error().ToString();
+  // lego wants the EAB flags on every command when the directory says EAB is required, and
+  // ignores them once its account exists.
   std::vector<std::string> base = {lego};
   for (const auto& a : LegoArgs(dir.path(), name)) base.push_back(a);
+  for (const std::string& a : {std::string("--eab"), std::string("--kid"), eab->key_id,
+                               std::string("--hmac"), eab->hmac_key_b64url}) {
+    base.push_back(a);
+  }
 
   std::vector<std::string> run = base;
-  for (const char* a : {"--eab", "--kid"}) run.push_back(a);
-  run.push_back(eab->key_id);
-  run.push_back("--hmac");
-  run.push_back(eab->hmac_key_b64url);
   run.push_back("run");
   RunResult r = RunTool(run, LegoEnv(), kClientTimeout);
   ASSERT_EQ(r.status, 0) << r.output;

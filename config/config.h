@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -103,6 +104,30 @@ struct IssuanceConfig {
   std::chrono::seconds webhook_max_age{std::chrono::hours(24)};
 };
 
+// The ACME server's own settings (the per-account ACME rules are in AccountConfig::acme).
+struct AcmeValidationConfig {
+  uint16_t http01_port = 80;
+  uint16_t tls_alpn01_port = 443;
+  std::string dns_server;                    // "host:port" of the resolver; "" = the system's
+  std::map<std::string, std::string> hosts;  // name (or "*") -> address to connect to; tests only
+  std::chrono::milliseconds timeout{10000};  // one validation attempt, connect included
+  int max_attempts = 3;                      // attempts before a challenge is invalid
+  int workers = 4;                           // validations in flight at once
+};
+
+struct AcmeConfig {
+  // The external base URL ("https://acme.example.test:8443"); "" = "https://" + the request's
+  // Host header.
+  std::string public_url;
+  std::string terms_of_service;  // URL in the directory's meta; set: newAccount must agree
+  std::string website;           // URL in the directory's meta
+  std::chrono::seconds nonce_lifetime{3600};
+  std::chrono::seconds order_lifetime{604800};
+  std::chrono::seconds authz_lifetime{604800};
+  std::chrono::seconds retry_after{1};  // Retry-After on processing orders and challenges
+  AcmeValidationConfig validation;
+};
+
 struct Config {
   std::string state_dir = "var";  // everything the daemon writes, unless a path says otherwise
   LogLevel log_level = LogLevel::kInfo;
@@ -110,6 +135,7 @@ struct Config {
   StoreConfig store;
   ScmConfig scm;
   IssuanceConfig issuance;
+  AcmeConfig acme;
   std::vector<AccountConfig> accounts;
   std::string source_path;  // the file it came from (for messages)
   // Problems worth logging that do not stop loading ("scm.auth.password_file: readable by group

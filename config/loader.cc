@@ -26,6 +26,7 @@ namespace eg::config {
 namespace {
 
 namespace fs = std::filesystem;
+using internal::DescribeJsonType;
 using internal::IndexPath;
 using internal::Json;
 using internal::KeyPath;
@@ -231,7 +232,7 @@ class Loader {
     EG_ASSIGN_OR_RETURN(ObjectReader top,
                         ObjectReader::Open(root, "",
                                            {"state_dir", "log_level", "server", "store", "scm",
-                                            "issuance", "accounts"}));
+                                            "issuance", "acme", "accounts"}));
     EG_TRY(top.String("state_dir", &config.state_dir, /*non_empty=*/true));
     config.state_dir = Resolve(config.state_dir);
     std::string level;
@@ -258,6 +259,7 @@ class Loader {
                              std::to_string(config.issuance.claim_lease.count()) + ")");
       }
     }
+    if (const Json* j = top.Find("acme")) EG_TRY(LoadAcmeServer(*j, &config.acme));
     EG_TRY(LoadAccounts(top, &config.accounts));
     EG_TRY(CheckCodeSigningLogin(config));
     ApplyDefaults(&config);
@@ -366,6 +368,97 @@ class Loader {
       return r.ErrorAt("poll_max_ms", "must not be less than poll_initial_ms (" +
                                           std::to_string(c->poll_initial.count()) + ")");
     }
+    return Ok();
+  }
+
+  // -- acme (the server; accounts[].acme is LoadAcme) --
+
+  Result<void> LoadAcmeServer(const Json& json, AcmeConfig* c) {
+    EG_ASSIGN_OR_RETURN(ObjectReader r,
+                        ObjectReader::Open(json, "acme",
+                                           {"public_url", "terms_of_service", "website",
+                                            "nonce_lifetime_s", "order_lifetime_s",
+                                            "authz_lifetime_s", "retry_after_s", "validation"}));
+    EG_TRY(r.String("public_url", &c->public_url));
+    if (!c->public_url.empty()) {
+      std::string why = CheckUrl(c->public_url, /*allow_http=*/false);
+      if (why.empty() && c->public_url.find_first_of("?#") != std::string::npos) {
+        why = "must not have a query or fragment";
+      }
+      if (!why.empty())
+        return r.ErrorAt("public_url", why + " (got " + Quoted(c->public_url) + ")");
+      while (c->public_url.back() == '/') c->public_url.pop_back();
+    }
+    for (auto [key, out] :
+         {std::pair{"terms_of_service", &c->terms_of_service}, std::pair{"website", &c->website}}) {
+      EG_TRY(r.String(key, out));
+      if (out->empty()) continue;
+      std::string why = CheckUrl(*out, /*allow_http=*/true);
+      if (!why.empty()) return r.ErrorAt(key, why + " (got " + Quoted(*out) + ")");
+    }
+    auto seconds = [&r](const char* key, std::chrono::seconds* value, int64_t lo,
+                        int64_t hi) -> Result<void> {
+      int64_t s = value->count();
+      EG_TRY(r.Int64(key, &s, lo, hi));
+      *value = std::chrono::seconds(s);
+      return Ok();
+    };
+    EG_TRY(seconds("nonce_lifetime_s", &c->nonce_lifetime, 10, 86400));
+    EG_TRY(seconds("order_lifetime_s", &c->order_lifetime, 60, 90 * 86400));
+    EG_TRY(seconds("authz_lifetime_s", &c->authz_lifetime, 60, 90 * 86400));
+    EG_TRY(seconds("retry_after_s", &c->retry_after, 1, 3600));
+    if (const Json* j = r.Find("validation")) EG_TRY(LoadAcmeValidation(*j, &c->validation));
+    return Ok();
+  }
+
+  Result<void> LoadAcmeValidation(const Json& json, AcmeValidationConfig* v) {
+    EG_ASSIGN_OR_RETURN(ObjectReader r,
+                        ObjectReader::Open(json, "acme.validation",
+                                           {"http01_port", "tls_alpn01_port", "dns_server", "hosts",
+                                            "timeout_ms", "max_attempts", "workers"}));
+    EG_TRY(r.Int("http01_port", &v->http01_port, 1, 65535));
+    EG_TRY(r.Int("tls_alpn01_port", &v->tls_alpn01_port, 1, 65535));
+    EG_TRY(r.String("dns_server", &v->dns_server));
+    if (!v->dns_server.empty()) {
+      // "host:port" or "[v6]:port".
+      size_t colon = v->dns_server.rfind(':');
+      std::string host = colon == std::string::npos ? "" : v->dns_server.substr(0, colon);
+      std::string port = colon == std::string::npos ? "" : v->dns_server.substr(colon + 1);
+      if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+        host = host.substr(1, host.size() - 2);
+      }
+      bool port_ok =
+          !port.empty() && port.size() <= 5 &&
+          std::all_of(port.begin(), port.end(), [](char ch) { return ch >= '0' && ch <= '9'; }) &&
+          std::stoi(port) >= 1 && std::stoi(port) <= 65535;
+      if (!IsIpAddress(host) || !port_ok) {
+        return r.ErrorAt("dns_server", "must be \"address:port\" with an IP address (got " +
+                                           Quoted(v->dns_server) + ")");
+      }
+    }
+    if (const Json* hosts = r.Find("hosts")) {
+      if (!hosts->is_object()) {
+        return r.ErrorAt("hosts",
+                         "expected an object (name -> address), got " + DescribeJsonType(*hosts));
+      }
+      v->hosts.clear();
+      for (auto it = hosts->begin(); it != hosts->end(); ++it) {
+        std::string path = KeyPath(r.PathOf("hosts"), it.key());
+        std::string name = AsciiLower(it.key());
+        if (name != "*" && !IsValidDnsName(name) && !IsIpAddress(name)) {
+          return PathError(path, "the key must be a DNS name, an IP address or \"*\"");
+        }
+        if (!it.value().is_string() || !IsIpAddress(it.value().get<std::string>())) {
+          return PathError(path, "must be an IP address (a string)");
+        }
+        v->hosts[name] = it.value().get<std::string>();
+      }
+    }
+    int64_t ms = v->timeout.count();
+    EG_TRY(r.Int64("timeout_ms", &ms, 100, 600000));
+    v->timeout = std::chrono::milliseconds(ms);
+    EG_TRY(r.Int("max_attempts", &v->max_attempts, 1, 20));
+    EG_TRY(r.Int("workers", &v->workers, 1, 256));
     return Ok();
   }
 

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -405,6 +406,100 @@ TEST(ConfigIssuanceTest, Errors) {
                       "issuance": {"claim_lease_ms": 30000}})",
                   "issuance.claim_lease_ms: must be longer than one SCM call with all its retries "
                   "(scm.request_timeout_ms x scm.max_attempts = 30000 ms; got 30000)");
+}
+
+TEST(ConfigAcmeTest, DefaultsAndValues) {
+  auto c = Load(Minimal());
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  EXPECT_EQ(c->acme.public_url, "");
+  EXPECT_EQ(c->acme.terms_of_service, "");
+  EXPECT_EQ(c->acme.nonce_lifetime, std::chrono::seconds(3600));
+  EXPECT_EQ(c->acme.order_lifetime, std::chrono::seconds(604800));
+  EXPECT_EQ(c->acme.authz_lifetime, std::chrono::seconds(604800));
+  EXPECT_EQ(c->acme.retry_after, std::chrono::seconds(1));
+  EXPECT_EQ(c->acme.validation.http01_port, 80);
+  EXPECT_EQ(c->acme.validation.tls_alpn01_port, 443);
+  EXPECT_EQ(c->acme.validation.dns_server, "");
+  EXPECT_TRUE(c->acme.validation.hosts.empty());
+  EXPECT_EQ(c->acme.validation.timeout, std::chrono::milliseconds(10000));
+  EXPECT_EQ(c->acme.validation.max_attempts, 3);
+  EXPECT_EQ(c->acme.validation.workers, 4);
+
+  Json j = Minimal();
+  j["acme"] = {{"public_url", "https://acme.example.test:8443/"},
+               {"terms_of_service", "https://example.test/tos"},
+               {"website", "https://example.test"},
+               {"nonce_lifetime_s", 60},
+               {"order_lifetime_s", 3600},
+               {"authz_lifetime_s", 7200},
+               {"retry_after_s", 5},
+               {"validation",
+                {{"http01_port", 5002},
+                 {"tls_alpn01_port", 5001},
+                 {"dns_server", "127.0.0.1:5353"},
+                 {"hosts", {{"*", "127.0.0.1"}, {"Www.Example.Test", "::1"}}},
+                 {"timeout_ms", 2000},
+                 {"max_attempts", 1},
+                 {"workers", 2}}}};
+  c = Load(j);
+  ASSERT_TRUE(c.ok()) << c.error().ToString();
+  EXPECT_EQ(c->acme.public_url, "https://acme.example.test:8443");  // trailing '/' dropped
+  EXPECT_EQ(c->acme.terms_of_service, "https://example.test/tos");
+  EXPECT_EQ(c->acme.website, "https://example.test");
+  EXPECT_EQ(c->acme.nonce_lifetime, std::chrono::seconds(60));
+  EXPECT_EQ(c->acme.order_lifetime, std::chrono::seconds(3600));
+  EXPECT_EQ(c->acme.authz_lifetime, std::chrono::seconds(7200));
+  EXPECT_EQ(c->acme.retry_after, std::chrono::seconds(5));
+  EXPECT_EQ(c->acme.validation.http01_port, 5002);
+  EXPECT_EQ(c->acme.validation.tls_alpn01_port, 5001);
+  EXPECT_EQ(c->acme.validation.dns_server, "127.0.0.1:5353");
+  std::map<std::string, std::string> hosts = {{"*", "127.0.0.1"}, {"www.example.test", "::1"}};
+  EXPECT_EQ(c->acme.validation.hosts, hosts);
+  EXPECT_EQ(c->acme.validation.timeout, std::chrono::milliseconds(2000));
+  EXPECT_EQ(c->acme.validation.max_attempts, 1);
+  EXPECT_EQ(c->acme.validation.workers, 2);
+}
+
+TEST(ConfigAcmeTest, Errors) {
+  ExpectTextError(R"({"acme": {"public_uri": ""}})",
+                  "acme.public_uri: unknown key (did you mean \"public_url\"?)");
+  ExpectTextError(R"({"acme": {"validation": {"timeout": 5}}})",
+                  "acme.validation.timeout: unknown key");
+  ExpectTextError(R"({"acme": {"public_url": "http://acme.example.test"}})",
+                  "acme.public_url: must be an https:// URL");
+  ExpectTextError(R"({"acme": {"public_url": "https://a.example.test/?x"}})",
+                  "acme.public_url: must not have a query or fragment");
+  ExpectTextError(R"({"acme": {"terms_of_service": "tos.html"}})",
+                  "acme.terms_of_service: must be an http:// or https:// URL");
+  ExpectTextError(R"({"acme": {"website": 7}})", "acme.website: expected a string");
+  ExpectTextError(R"({"acme": {"nonce_lifetime_s": 1}})",
+                  "acme.nonce_lifetime_s: must be between 10 and 86400");
+  ExpectTextError(R"({"acme": {"order_lifetime_s": 10}})",
+                  "acme.order_lifetime_s: must be between");
+  ExpectTextError(R"({"acme": {"authz_lifetime_s": 1.5}})",
+                  "acme.authz_lifetime_s: expected an integer");
+  ExpectTextError(R"({"acme": {"retry_after_s": 0}})", "acme.retry_after_s: must be between 1");
+  ExpectTextError(R"({"acme": {"validation": {"http01_port": 0}}})",
+                  "acme.validation.http01_port: must be between 1 and 65535");
+  ExpectTextError(R"({"acme": {"validation": {"tls_alpn01_port": 70000}}})",
+                  "acme.validation.tls_alpn01_port: must be between 1 and 65535");
+  ExpectTextError(R"({"acme": {"validation": {"dns_server": "ns.example.test:53"}}})",
+                  "acme.validation.dns_server: must be \"address:port\"");
+  ExpectTextError(R"({"acme": {"validation": {"dns_server": "127.0.0.1"}}})",
+                  "acme.validation.dns_server: must be \"address:port\"");
+  ExpectTextError(R"({"acme": {"validation": {"hosts": ["a"]}}})",
+                  "acme.validation.hosts: expected an object");
+  ExpectTextError(R"({"acme": {"validation": {"hosts": {"a.example.test": "nowhere"}}}})",
+                  "acme.validation.hosts.a.example.test: must be an IP address");
+  ExpectTextError(R"({"acme": {"validation": {"hosts": {"bad name!": "127.0.0.1"}}}})",
+                  "acme.validation.hosts.bad name!: the key must be");
+  ExpectTextError(R"({"acme": {"validation": {"timeout_ms": 10}}})",
+                  "acme.validation.timeout_ms: must be between 100");
+  ExpectTextError(R"({"acme": {"validation": {"max_attempts": 0}}})",
+                  "acme.validation.max_attempts: must be between 1 and 20");
+  ExpectTextError(R"({"acme": {"validation": {"workers": 0}}})",
+                  "acme.validation.workers: must be between 1 and 256");
+  ExpectTextError(R"({"acme": []})", "acme: expected an object");
 }
 
 TEST(ConfigErrorsTest, MissingRequiredKeys) {

@@ -1,20 +1,58 @@
 #include "daemon/app.h"
 
 #include <algorithm>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
 #include <filesystem>
+#include <optional>
 #include <thread>
 
+#include "crypto/jose/jws.h"
 #include "crypto/x509.h"
 #include "daemon/asio_scheduler.h"
 #include "daemon/server_cert.h"
 #include "daemon/webhook_notifier.h"
 #include "issuance/catalog_codec.h"
 #include "mapping/validate.h"
+#include "protocols/acme/server.h"
+#include "protocols/acme/validation/validator.h"
 #include "scm/client/scm_client.h"
 #include "scm/emulator/emulator.h"
 
+#if __has_include("protocols/acme/challenge_worker.h")
+#include "protocols/acme/challenge_worker.h"
+#define EG_DAEMON_HAVE_CHALLENGE_WORKER 1
+#endif
+
 namespace eg::daemon {
 namespace fs = std::filesystem;
+
+// The ACME server and what validates its challenges. The validators run on an io_context with a
+// thread of its own (their sockets and timers); the worker polls on the daemon's scheduler.
+// Stopped in reverse: the worker first (no new validations), then the io_context (abandoning
+// validations in flight; their challenges are leased and retried after a restart).
+struct AcmeRuntime {
+  boost::asio::io_context io;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
+  std::thread io_thread;
+  std::unique_ptr<acme::validation::Validator> validator;
+#ifdef EG_DAEMON_HAVE_CHALLENGE_WORKER
+  std::unique_ptr<acme::ChallengeWorker> worker;
+#endif
+  std::unique_ptr<acme::AcmeServer> server;
+
+  void Stop() {
+#ifdef EG_DAEMON_HAVE_CHALLENGE_WORKER
+    if (worker != nullptr) worker->Stop();
+#endif
+    work.reset();
+    io.stop();
+    if (io_thread.joinable()) io_thread.join();
+  }
+  ~AcmeRuntime() { Stop(); }
+};
+
+constexpr auto kNoncePurgeInterval = std::chrono::minutes(1);
 
 namespace {
 
@@ -157,6 +195,7 @@ Result<void> App::StartAll(const StopSignal& stop) {
       issuance_options);
   notifier_->Start();
   issuance_->Start();
+  EG_TRY(StartAcme());
 
   // Routes.
   health_ = std::make_unique<HealthHandler>(*store_, logger_);
@@ -176,6 +215,62 @@ Result<void> App::StartAll(const StopSignal& stop) {
   if (!server.ok()) return server.error();
   server_ = std::move(server).value();
   return Ok();
+}
+
+Result<void> App::StartAcme() {
+  const config::AcmeConfig& c = config_.acme;
+  acme_ = std::make_unique<AcmeRuntime>();
+  acme::validation::ValidatorOptions v;
+  v.http01_port = c.validation.http01_port;
+  v.tls_alpn01_port = c.validation.tls_alpn01_port;
+  v.dns_server = c.validation.dns_server;
+  v.hosts = c.validation.hosts;
+  v.connect_timeout = c.validation.timeout;
+  v.total_timeout = c.validation.timeout;
+  acme_->validator = std::make_unique<acme::validation::Validator>(acme_->io, v);
+  acme_->work.emplace(acme_->io.get_executor());
+  acme_->io_thread = std::thread([io = &acme_->io] { io->run(); });
+  acme::ChallengeWorker* worker = nullptr;
+#ifdef EG_DAEMON_HAVE_CHALLENGE_WORKER
+  acme::ChallengeWorker::Options w;
+  w.max_attempts = c.validation.max_attempts;
+  w.batch = c.validation.workers;
+  acme_->worker = std::make_unique<acme::ChallengeWorker>(*store_, *acme_->validator, *scheduler_,
+                                                          clock_, logger_, w);
+  acme_->worker->Start();
+  worker = acme_->worker.get();
+#else
+  logger_.Warn("acme: this build has no challenge worker; challenges stay processing");
+#endif
+  acme::ServerOptions options;
+  options.public_url = c.public_url;
+  options.terms_of_service = c.terms_of_service;
+  options.website = c.website;
+  options.nonce_lifetime = c.nonce_lifetime;
+  options.order_lifetime = c.order_lifetime;
+  options.authz_lifetime = c.authz_lifetime;
+  options.retry_after = c.retry_after;
+  options.max_body_bytes = std::min(config_.server.max_body_bytes, crypto::jose::kMaxJwsBodyBytes);
+  acme_->server = std::make_unique<acme::AcmeServer>(
+      *store_, *store_, *issuance_, [this] { return this->mapping(); }, worker, clock_, logger_,
+      options);
+  acme_->server->RegisterRoutes(router_);
+  ScheduleNoncePurge();
+  return Ok();
+}
+
+void App::ScheduleNoncePurge() {
+  // Store and clock outlive the scheduler, which drops this task once it is shut down.
+  scheduler_->After(
+      std::chrono::duration_cast<std::chrono::milliseconds>(kNoncePurgeInterval), [this] {
+        Result<int64_t> purged = store_->PurgeNonces(clock_.Now());
+        if (!purged.ok()) {
+          logger_.Warn("acme: nonce purge failed", {{"error", purged.error().ToString()}});
+        } else if (*purged > 0) {
+          logger_.Debug("acme: expired nonces purged", {{"count", *purged}});
+        }
+        ScheduleNoncePurge();
+      });
 }
 
 Result<std::unique_ptr<ScmApi>> App::CreateScm() {
@@ -343,6 +438,21 @@ Result<void> App::Reload(const config::Config& config) {
       a.webhook_timeout != b.webhook_timeout || a.webhook_max_age != b.webhook_max_age) {
     kept.push_back("issuance");
   }
+  {
+    const config::AcmeConfig& x = config.acme;
+    const config::AcmeConfig& y = config_.acme;
+    if (x.public_url != y.public_url || x.terms_of_service != y.terms_of_service ||
+        x.website != y.website || x.nonce_lifetime != y.nonce_lifetime ||
+        x.order_lifetime != y.order_lifetime || x.authz_lifetime != y.authz_lifetime ||
+        x.retry_after != y.retry_after || x.validation.http01_port != y.validation.http01_port ||
+        x.validation.tls_alpn01_port != y.validation.tls_alpn01_port ||
+        x.validation.dns_server != y.validation.dns_server ||
+        x.validation.hosts != y.validation.hosts || x.validation.timeout != y.validation.timeout ||
+        x.validation.max_attempts != y.validation.max_attempts ||
+        x.validation.workers != y.validation.workers) {
+      kept.push_back("acme");
+    }
+  }
   Result<std::shared_ptr<const MappingSnapshot>> next = BuildMapping(config.accounts);
   if (!next.ok()) {
     logger_.Error("reload refused; the previous enrollment accounts stay in force",
@@ -376,9 +486,12 @@ bool App::Shutdown() {
   // Background work stops before what it uses: no new passes, then the workers are joined (a
   // pass in flight finishes its SCM call, bounded by the client's timeouts; whatever it leaves
   // is in the store for the next start).
+  // The ACME worker and validators stop before the issuance service and scheduler they use.
+  if (acme_ != nullptr) acme_->Stop();
   if (issuance_ != nullptr) issuance_->Stop();
   if (notifier_ != nullptr) notifier_->Stop();
   if (scheduler_ != nullptr) scheduler_->Shutdown();
+  acme_.reset();
   issuance_.reset();
   notifier_.reset();
   if (emulator_ != nullptr) {

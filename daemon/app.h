@@ -4,8 +4,9 @@
 // accounts checked against it and published in the store for `enrollgate`, the server
 // certificate (configured, kept, or enrolled through SCM), the CA bundle for clients, the
 // background scheduler, the webhook notifier, the issuance service (whose poller first finishes
-// what a crash left: intents and pending collects), the router and the HTTPS server — and tears
-// them down in reverse.
+// what a crash left: intents and pending collects), the ACME server (its challenge validators on
+// an io_context thread of their own, the challenge worker on the scheduler, the nonce purge on a
+// timer), the router and the HTTPS server — and tears them down in reverse.
 //
 // The mapping (accounts + catalog) is an immutable snapshot swapped whole by Reload (SIGHUP):
 // a request holds the snapshot it started with.
@@ -42,6 +43,7 @@ namespace eg::daemon {
 
 class AsioScheduler;
 class WebhookNotifier;
+struct AcmeRuntime;
 
 using mapping::MappingSnapshot;
 
@@ -81,6 +83,9 @@ class App {
   // is unreachable.
   Result<std::shared_ptr<const MappingSnapshot>> BuildMapping(
       const std::vector<config::AccountConfig>& accounts);
+  // The validators, the challenge worker and the ACME server, with its routes on router_.
+  Result<void> StartAcme();
+  void ScheduleNoncePurge();
   Result<void> WriteCaBundle(const std::vector<std::string>& issuer_pems,
                              const std::string& leaf_chain_pem);
 
@@ -100,6 +105,7 @@ class App {
   std::unique_ptr<AsioScheduler> scheduler_;
   std::unique_ptr<WebhookNotifier> notifier_;
   std::unique_ptr<issuance::IssuanceService> issuance_;
+  std::unique_ptr<AcmeRuntime> acme_;
   std::unique_ptr<HealthHandler> health_;
   http::Router router_;
   std::unique_ptr<HttpServer> server_;

@@ -64,11 +64,13 @@ On start it prints two lines to stdout, then logs JSON lines to stderr:
   enrollgated <version> listening on https://HOST:PORT
   CA bundle: <absolute path of the PEM file clients should trust>
 
+The ACME directory is https://HOST:PORT/acme/directory (or acme.public_url + /acme/directory).
+
 Signals:
   SIGTERM, SIGINT  stop accepting, finish requests in flight (server.drain_timeout_s), exit 0
   SIGHUP           re-read the configuration and swap in its enrollment accounts once they pass
                    the check against SCM's profiles; a bad one is refused (logged) and the
-                   running accounts stay. server, store, scm and issuance need a restart.
+                   running accounts stay. server, store, scm, issuance and acme need a restart.
 
 At start the enrollment accounts are checked against SCM's own profile listing (terms, key
 types, mandatory custom fields): a configuration SCM would reject stops the start, naming the key

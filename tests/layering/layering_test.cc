@@ -54,7 +54,7 @@ const std::map<std::string, Rule>& Table() {
       {"storage", {{"core", "storage"}, kSqlite}},
       {"protocols/http", {{"core", "protocols/http"}, {}}},
       {"protocols/acme",
-       {{"core", "crypto", "issuance", "protocols/http", "protocols/acme"}, kNlohmann}},
+       {{"core", "crypto", "mapping", "issuance", "protocols/http", "protocols/acme"}, kNlohmann}},
       // The challenge validators: network I/O only, no protocol or issuance types (narrower
       // than protocols/acme's row in the architecture table, which they sit under).
       {"protocols/acme/validation",

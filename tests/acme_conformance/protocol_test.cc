@@ -143,23 +143,11 @@ TEST_F(AcmeProtocolTest, WrongUrlIsUnauthorized) {
   EXPECT_EQ(d_->StoreFingerprint(), before);
 }
 
-TEST_F(AcmeProtocolTest, AlgNoneIsBadSignatureAlgorithm) {
-  auto client = WebAccount();
-  ASSERT_NE(client, nullptr);
-  auto header = client->DefaultHeader(client->Url("newOrder"));
-  ASSERT_TRUE(header.ok());
-  (*header)["alg"] = "none";
-  const std::string payload =
-      json{{"identifiers", {{{"type", "dns"}, {"value", "none.example.test"}}}}}.dump();
-  // An unsecured JWS (RFC 7515 Appendix A.5): empty signature.
-  const std::string body = json{
-      {"protected", B64u(header->dump())},
-      {"payload", B64u(payload)},
-      {"signature", ""}}.dump();
-  const std::string before = d_->StoreFingerprint();
-  Reply r = client->PostJose(client->Url("newOrder"), body);
+// RFC 8555 §6.2: an algorithm the server does not accept is badSignatureAlgorithm, and the
+// problem document MUST list the algorithms it does accept.
+void ExpectBadSignatureAlgorithm(const Reply& r) {
   ExpectProblem(r, "badSignatureAlgorithm");
-  // RFC 8555 §6.2: the problem document MUST list the algorithms the server accepts.
+  EXPECT_EQ(r.status, 400);
   json problem = r.Json();
   ASSERT_TRUE(problem.contains("algorithms") && problem["algorithms"].is_array()) << r.body;
   for (const char* alg : {"ES256", "RS256"}) {
@@ -167,7 +155,32 @@ TEST_F(AcmeProtocolTest, AlgNoneIsBadSignatureAlgorithm) {
               problem["algorithms"].end())
         << alg << " in " << r.body;
   }
-  EXPECT_EQ(d_->StoreFingerprint(), before);
+  for (const json& alg : problem["algorithms"]) {
+    EXPECT_TRUE(alg != "none" && alg != "HS256") << r.body;
+  }
+}
+
+TEST_F(AcmeProtocolTest, AlgNoneIsBadSignatureAlgorithm) {
+  auto client = WebAccount();
+  ASSERT_NE(client, nullptr);
+  const std::string payload =
+      json{{"identifiers", {{{"type", "dns"}, {"value", "none.example.test"}}}}}.dump();
+  // An unsecured JWS as RFC 7515 Appendix A.5 writes one (empty signature), and one that carries
+  // a signature anyway: both are refused for their algorithm, before anything else.
+  for (const std::string& signature : {std::string(), B64u("not a signature")}) {
+    auto header = client->DefaultHeader(client->Url("newOrder"));
+    ASSERT_TRUE(header.ok());
+    (*header)["alg"] = "none";
+    const std::string body = json{
+        {"protected", B64u(header->dump())},
+        {"payload", B64u(payload)},
+        {"signature", signature}}.dump();
+    const std::string before = d_->StoreFingerprint();
+    Reply r = client->PostJose(client->Url("newOrder"), body);
+    SCOPED_TRACE(signature.empty() ? "empty signature" : "non-empty signature");
+    ExpectBadSignatureAlgorithm(r);
+    EXPECT_EQ(d_->StoreFingerprint(), before);
+  }
 }
 
 TEST_F(AcmeProtocolTest, Hs256IsBadSignatureAlgorithm) {
@@ -189,7 +202,7 @@ TEST_F(AcmeProtocolTest, Hs256IsBadSignatureAlgorithm) {
                         *mac)}}.dump();
   const std::string before = d_->StoreFingerprint();
   Reply r = client->PostJose(client->Url("newOrder"), body);
-  ExpectProblem(r, "badSignatureAlgorithm");
+  ExpectBadSignatureAlgorithm(r);
   EXPECT_EQ(d_->StoreFingerprint(), before);
 }
 
@@ -327,18 +340,49 @@ TEST_F(AcmeProtocolTest, DisallowedKeyTypeIsBadCsrOrBadPublicKey) {
   }
 }
 
+// A well-formed, signed newOrder whose payload alone is over the 256 KiB body limit.
+std::string OversizedNewOrder(AcmeClient& client) {
+  json payload = {{"identifiers", {{{"type", "dns"}, {"value", "big.example.test"}}}},
+                  {"padding", std::string(300 * 1024, 'a')}};
+  auto body = client.Sign(client.Url("newOrder"), payload.dump());
+  EXPECT_TRUE(body.ok());
+  return body.ok() ? *body : "";
+}
+
 TEST_F(AcmeProtocolTest, BodyOverTheSizeLimitIs413) {
   auto client = WebAccount();
   ASSERT_NE(client, nullptr);
-  // A well-formed, signed newOrder whose payload alone is over the 256 KiB body limit.
-  json payload = {{"identifiers", {{{"type", "dns"}, {"value", "big.example.test"}}}},
-                  {"padding", std::string(300 * 1024, 'a')}};
-  auto body = client->Sign(client->Url("newOrder"), payload.dump());
-  ASSERT_TRUE(body.ok());
+  testing::TempDir tmp;
+  testing::WriteTextFile(tmp.path() + "/body", OversizedNewOrder(*client));
   const std::string before = d_->StoreFingerprint();
-  Reply r = client->PostJose(client->Url("newOrder"), *body);
-  EXPECT_EQ(r.status, 413) << r.Describe().substr(0, 300);
-  EXPECT_EQ(r.Header("Content-Type").rfind("application/problem+json", 0), 0u) << r.Describe();
+  // curl sends "Expect: 100-continue" for a body this size, so the server can refuse it after
+  // the headers.
+  testing::RunResult r = testing::RunProgram(
+      {"/usr/bin/curl", "-sS", "--max-time", "20", "--cacert", d_->ca_bundle_path(), "-D",
+       tmp.path() + "/headers", "-o", tmp.path() + "/reply", "-w", "%{http_code}", "-H",
+       "Content-Type: application/jose+json", "--data-binary", "@" + tmp.path() + "/body",
+       client->Url("newOrder")},
+      {}, /*merge_stderr=*/false);
+  const std::string headers = testing::ReadTextFile(tmp.path() + "/headers");
+  const std::string reply = testing::ReadTextFile(tmp.path() + "/reply");
+  EXPECT_EQ(r.output, "413") << headers << reply;
+  EXPECT_TRUE(std::regex_search(
+      headers, std::regex("(^|\\n)content-type: *application/problem\\+json", std::regex::icase)))
+      << headers << reply;
+  EXPECT_EQ(json::parse(reply, nullptr, false).value("type", ""), Problem("malformed"))
+      << headers << reply;
+  EXPECT_EQ(d_->StoreFingerprint(), before);
+}
+
+TEST_F(AcmeProtocolTest, BodyOverTheSizeLimitIs413WithoutExpectContinue) {
+  // Python requests (certbot) and Go (lego) never send "Expect: 100-continue": the whole body
+  // arrives, and the client must still read the 413 rather than see the connection reset.
+  auto client = WebAccount();
+  ASSERT_NE(client, nullptr);
+  const std::string body = OversizedNewOrder(*client);
+  const std::string before = d_->StoreFingerprint();
+  Reply r = client->PostJose(client->Url("newOrder"), body);
+  EXPECT_EQ(r.status, 413) << r.Describe();
   EXPECT_EQ(r.ProblemType(), Problem("malformed")) << r.Describe();
   EXPECT_EQ(d_->StoreFingerprint(), before);
 }

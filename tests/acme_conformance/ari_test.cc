@@ -95,6 +95,55 @@ TEST_F(AcmeAriTest, WindowForAFreshCertificateFollowsTheMappingsAutoRenewDays) {
   EXPECT_GE(after->end, Clock::now() - std::chrono::minutes(5));
 }
 
+// RFC 9773 §5: an order that `replaces` a certificate renews it — through SCM's renew of that
+// enrollment — and a second order replacing the same certificate is alreadyReplaced.
+TEST_F(AcmeAriTest, ReplacesRenewsThroughScmOnceOnly) {
+  auto client = d_->NewClient();
+  ASSERT_NE(client, nullptr);
+  auto eab = d_->CreateEab("web");
+  ASSERT_TRUE(eab.ok()) << eab.error().ToString();
+  ASSERT_EQ(client->NewAccount(*eab).status, 201);
+  const std::string name = "replaces.example.test";
+  auto first = client->IssuePreValidated({name}, std::chrono::seconds(30));
+  ASSERT_TRUE(first.ok()) << first.error().ToString();
+  auto old_leaf = crypto::Certificate::ParsePem(first->chain_pem);
+  ASSERT_TRUE(old_leaf.ok());
+  const std::string cert_id = AriCertId(*old_leaf);
+
+  Reply order = client->NewOrder({name}, {{"replaces", cert_id}});
+  ASSERT_EQ(order.status, 201) << order.Describe();
+  EXPECT_EQ(order.Json().value("replaces", ""), cert_id) << order.body;
+  const std::string order_url = order.Header("Location");
+  Reply ready = client->PollStatus(order_url, {"ready", "invalid"}, std::chrono::seconds(30));
+  ASSERT_EQ(ready.Json().value("status", ""), "ready") << ready.Describe();
+  auto key = crypto::PrivateKey::Generate(crypto::KeySpec::kEcP256);
+  ASSERT_TRUE(key.ok());
+  auto csr = MakeCsr({name}, *key);
+  ASSERT_TRUE(csr.ok());
+  Reply fin = client->Finalize(ready.Json().value("finalize", ""), csr->Der());
+  ASSERT_EQ(fin.status, 200) << fin.Describe();
+  Reply valid = client->PollStatus(order_url, {"valid", "invalid"}, std::chrono::seconds(30));
+  ASSERT_EQ(valid.Json().value("status", ""), "valid") << valid.Describe();
+  Reply cert = client->PostAsGet(valid.Json().value("certificate", ""));
+  ASSERT_EQ(cert.status, 200) << cert.Describe();
+  auto new_leaf = crypto::Certificate::ParsePem(cert.body);
+  ASSERT_TRUE(new_leaf.ok());
+  EXPECT_NE(new_leaf->SerialHex(), old_leaf->SerialHex());
+  EXPECT_TRUE(new_leaf->Key().Equals(key->Public()));
+
+  // In SCM the new certificate is a renewal of the old enrollment.
+  std::vector<json> scm = d_->ScmSslEnrollments(name);
+  ASSERT_EQ(scm.size(), 2u);
+  bool renewed_from = false;
+  for (const json& e : scm) renewed_from = renewed_from || e.contains("renewedFrom");
+  EXPECT_TRUE(renewed_from) << scm[0].dump() << "\n" << scm[1].dump();
+
+  Reply again = client->NewOrder({name}, {{"replaces", cert_id}});
+  EXPECT_EQ(again.status, 409) << again.Describe();
+  EXPECT_EQ(again.ProblemType(), std::string(kProblemPrefix) + "alreadyReplaced")
+      << again.Describe();
+}
+
 TEST_F(AcmeAriTest, UnknownOrMalformedCertIdIsAProblem) {
   auto client = d_->NewClient();
   ASSERT_NE(client, nullptr);

@@ -434,5 +434,41 @@ TEST_F(AcmeProtocolTest, IssueDownloadAndRevokeThroughScm) {
   ExpectProblem(client->Revoke(leaf.Der(), 4), "alreadyRevoked");
 }
 
+TEST_F(AcmeProtocolTest, RevokeSignedByTheCertificatesKey) {
+  auto client = WebAccount();
+  ASSERT_NE(client, nullptr);
+  auto issued = client->IssuePreValidated({"revoke-by-key.example.test"}, kIssueTimeout);
+  ASSERT_TRUE(issued.ok()) << issued.error().ToString();
+  auto leaf = crypto::Certificate::ParsePem(issued->chain_pem);
+  ASSERT_TRUE(leaf.ok());
+  // Another key cannot revoke it (neither an account that owns it nor the certificate's key).
+  auto stranger = crypto::PrivateKey::Generate(crypto::KeySpec::kEcP256);
+  ASSERT_TRUE(stranger.ok());
+  Reply refused = client->Revoke(leaf->Der(), std::nullopt, &*stranger);
+  EXPECT_EQ(refused.ProblemType(), Problem("unauthorized")) << refused.Describe();
+  // RFC 8555 §7.6: a JWS with the certificate's key as jwk.
+  Reply r = client->Revoke(leaf->Der(), /*reason=*/1, issued->key.get());
+  EXPECT_EQ(r.status, 200) << r.Describe();
+  auto scm = d_->ScmSslEnrollments("revoke-by-key.example.test");
+  ASSERT_EQ(scm.size(), 1u);
+  EXPECT_EQ(scm[0].value("status", ""), "Revoked") << scm[0].dump();
+}
+
+TEST_F(AcmeProtocolTest, OnlyReturnExistingForAnUnknownKeyIsAccountDoesNotExist) {
+  auto client = d_->NewClient();
+  ASSERT_NE(client, nullptr);
+  const std::string before = d_->StoreFingerprint();
+  Reply r = client->NewAccount(std::nullopt, {}, {{"onlyReturnExisting", true}});
+  ExpectProblem(r, "accountDoesNotExist");
+  EXPECT_EQ(d_->StoreFingerprint(), before);
+  // For a registered key it returns the account (200, same Location).
+  auto known = WebAccount();
+  ASSERT_NE(known, nullptr);
+  const std::string kid = known->kid();
+  Reply again = known->NewAccount(std::nullopt, {}, {{"onlyReturnExisting", true}});
+  EXPECT_EQ(again.status, 200) << again.Describe();
+  EXPECT_EQ(again.Header("Location"), kid);
+}
+
 }  // namespace
 }  // namespace eg::acme_test

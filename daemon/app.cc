@@ -14,15 +14,11 @@
 #include "daemon/webhook_notifier.h"
 #include "issuance/catalog_codec.h"
 #include "mapping/validate.h"
+#include "protocols/acme/challenge_worker.h"
 #include "protocols/acme/server.h"
 #include "protocols/acme/validation/validator.h"
 #include "scm/client/scm_client.h"
 #include "scm/emulator/emulator.h"
-
-#if __has_include("protocols/acme/challenge_worker.h")
-#include "protocols/acme/challenge_worker.h"
-#define EG_DAEMON_HAVE_CHALLENGE_WORKER 1
-#endif
 
 namespace eg::daemon {
 namespace fs = std::filesystem;
@@ -36,15 +32,11 @@ struct AcmeRuntime {
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
   std::thread io_thread;
   std::unique_ptr<acme::validation::Validator> validator;
-#ifdef EG_DAEMON_HAVE_CHALLENGE_WORKER
   std::unique_ptr<acme::ChallengeWorker> worker;
-#endif
   std::unique_ptr<acme::AcmeServer> server;
 
   void Stop() {
-#ifdef EG_DAEMON_HAVE_CHALLENGE_WORKER
     if (worker != nullptr) worker->Stop();
-#endif
     work.reset();
     io.stop();
     if (io_thread.joinable()) io_thread.join();
@@ -230,18 +222,15 @@ Result<void> App::StartAcme() {
   acme_->validator = std::make_unique<acme::validation::Validator>(acme_->io, v);
   acme_->work.emplace(acme_->io.get_executor());
   acme_->io_thread = std::thread([io = &acme_->io] { io->run(); });
-  acme::ChallengeWorker* worker = nullptr;
-#ifdef EG_DAEMON_HAVE_CHALLENGE_WORKER
   acme::ChallengeWorker::Options w;
   w.max_attempts = c.validation.max_attempts;
   w.batch = c.validation.workers;
+  // A claim must outlive one validation (the worker's contract), with room to write the outcome.
+  w.lease = std::max<std::chrono::milliseconds>(w.lease, 3 * c.validation.timeout);
   acme_->worker = std::make_unique<acme::ChallengeWorker>(*store_, *acme_->validator, *scheduler_,
                                                           clock_, logger_, w);
   acme_->worker->Start();
-  worker = acme_->worker.get();
-#else
-  logger_.Warn("acme: this build has no challenge worker; challenges stay processing");
-#endif
+  acme::ChallengeWorker* worker = acme_->worker.get();
   acme::ServerOptions options;
   options.public_url = c.public_url;
   options.terms_of_service = c.terms_of_service;

@@ -1,12 +1,8 @@
 // Authorizations (RFC 8555 §7.5, deactivation §7.5.2) and challenges (§7.5.1): a challenge POST
 // with `{}` moves it to `processing` and wakes the ChallengeWorker, which validates it.
+#include "protocols/acme/challenge_worker.h"
 #include "protocols/acme/internal.h"
 #include "protocols/acme/server.h"
-
-#if __has_include("protocols/acme/challenge_worker.h")
-#include "protocols/acme/challenge_worker.h"
-#define EG_ACME_HAVE_WORKER 1
-#endif
 
 namespace eg::acme {
 
@@ -70,11 +66,7 @@ http::Response AcmeServer::HandleChallenge(const http::Request& r) {
     Result<AcmeChallenge> updated = acme_.UpdateChallenge(current);
     if (updated.ok()) {
       current = std::move(updated).value();
-#ifdef EG_ACME_HAVE_WORKER
       if (worker_ != nullptr) worker_->Kick();
-#else
-      (void)worker_;
-#endif
       logger_.Info("acme challenge started",
                    {{"account", account_id},
                     {"challenge", current.id},

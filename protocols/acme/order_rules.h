@@ -12,13 +12,8 @@
 #include "crypto/csr.h"
 #include "issuance/service.h"
 #include "mapping/decision.h"
-#include "protocols/acme/internal.h"
-
-#if __has_include("protocols/acme/ari.h")
 #include "protocols/acme/ari.h"
-#else
-#include "protocols/acme/ari_interim.h"
-#endif
+#include "protocols/acme/internal.h"
 
 namespace eg::acme {
 

@@ -188,6 +188,7 @@ void ChallengeWorker::StartValidation(const AcmeChallenge& claimed) {
                   {{"challenge", claimed.id}, {"error", authz.error().ToString()}});
     AcmeChallenge c = claimed;
     c.status = AcmeChallengeStatus::kInvalid;
+    c.attempts = claimed.attempts + 1;
     c.error = nlohmann::json{
         {"type", "urn:ietf:params:acme:error:serverInternal"},
         {"detail", "the challenge's authorization no longer exists"},

@@ -62,8 +62,8 @@ class ChallengeWorker {
     std::chrono::milliseconds retry_backoff{2000};  // between failed attempts
     std::chrono::milliseconds lease{30000};         // claim; must exceed the validation timeout
     std::chrono::milliseconds tick{1000};           // poll period after Start()
-    int batch = 32;                                 // most validations in flight at once
-    std::chrono::milliseconds stop_grace{10000};    // Stop() waits this long for in-flight ones
+    int batch = 32;  // most validations in flight at once (concurrent polls may overshoot)
+    std::chrono::milliseconds stop_grace{10000};  // Stop() waits this long for in-flight ones
   };
 
   ChallengeWorker(AcmeStore& store, validation::Validator& validator, Scheduler& scheduler,

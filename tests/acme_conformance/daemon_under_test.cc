@@ -117,7 +117,6 @@ Result<std::unique_ptr<DaemonUnderTest>> DaemonUnderTest::Start() {
   std::unique_ptr<DaemonUnderTest> d(new DaemonUnderTest());
   d->state_dir_ = d->dir() + "/state";
   d->config_path_ = d->dir() + "/enrollgate.json";
-  d->stderr_path_ = d->dir() + "/enrollgated.stderr";
   const int scm_port = FreePort();
   d->http01_port_ = FreePort();
   d->tls_alpn01_port_ = FreePort();
@@ -128,29 +127,49 @@ Result<std::unique_ptr<DaemonUnderTest>> DaemonUnderTest::Start() {
                       TestConfig(d->state_dir_, scm_port, d->http01_port_, d->tls_alpn01_port_));
   WriteTextFile(d->config_path_, config.dump(2));
 
-  d->process_ = std::make_unique<Subprocess>(
-      std::vector<std::string>{kDaemon, "--config", d->config_path_},
-      std::vector<std::pair<std::string, std::string>>{{"ENROLLGATE_PORT", "0"}}, d->stderr_path_);
-  if (!d->process_->started()) return Internal("cannot start " + kDaemon);
-  std::optional<std::string> first = d->process_->ReadLine(kStartDeadline);
-  std::smatch m;
-  if (!first ||
-      !std::regex_search(*first, m, std::regex("listening on (https://127\\.0\\.0\\.1:\\d+)$"))) {
-    return Internal("enrollgated did not start (first line: " + first.value_or("none") +
-                    "); stderr:\n" + d->stderr_text());
-  }
-  d->base_url_ = m[1];
-  std::optional<std::string> second = d->process_->ReadLine(kStartDeadline);
-  const std::string prefix = "CA bundle: ";
-  if (!second || second->rfind(prefix, 0) != 0) {
-    return Internal("no 'CA bundle:' line (got " + second.value_or("none") + ")");
-  }
-  d->ca_bundle_path_ = second->substr(prefix.size());
-
+  EG_TRY(d->Launch(0));
   d->scm_url_ = "https://127.0.0.1:" + std::to_string(scm_port);
   d->scm_ca_path_ = d->state_dir_ + "/scm-emulator/ca.pem";
   EG_ASSIGN_OR_RETURN(d->scm_, AcmeClient::Create(d->scm_url_, ReadTextFile(d->scm_ca_path_)));
   return d;
+}
+
+Result<void> DaemonUnderTest::Launch(int port) {
+  stderr_path_ = dir() + "/enrollgated.stderr." + std::to_string(++starts_);
+  process_ = std::make_unique<Subprocess>(
+      std::vector<std::string>{kDaemon, "--config", config_path_},
+      std::vector<std::pair<std::string, std::string>>{{"ENROLLGATE_PORT", std::to_string(port)}},
+      stderr_path_);
+  if (!process_->started()) return Internal("cannot start " + kDaemon);
+  std::optional<std::string> first = process_->ReadLine(kStartDeadline);
+  std::smatch m;
+  if (!first ||
+      !std::regex_search(*first, m, std::regex("listening on (https://127\\.0\\.0\\.1:(\\d+))$"))) {
+    return Internal("enrollgated did not start (first line: " + first.value_or("none") +
+                    "); stderr:\n" + stderr_text());
+  }
+  base_url_ = m[1];
+  port_ = std::stoi(m[2]);
+  std::optional<std::string> second = process_->ReadLine(kStartDeadline);
+  const std::string prefix = "CA bundle: ";
+  if (!second || second->rfind(prefix, 0) != 0) {
+    return Internal("no 'CA bundle:' line (got " + second.value_or("none") + ")");
+  }
+  ca_bundle_path_ = second->substr(prefix.size());
+  return Ok();
+}
+
+Result<void> DaemonUnderTest::Restart() {
+  std::optional<int> status = Stop();
+  if (status != std::optional<int>(0)) {
+    return Internal("enrollgated did not stop cleanly (" +
+                    (status ? std::to_string(*status) : std::string("killed")) + "):\n" +
+                    stderr_text());
+  }
+  EG_TRY(Launch(port_));
+  // The emulator restarted with the daemon: no pooled connection to it survives.
+  EG_ASSIGN_OR_RETURN(scm_, AcmeClient::Create(scm_url_, ReadTextFile(scm_ca_path_)));
+  return Ok();
 }
 
 DaemonUnderTest::~DaemonUnderTest() = default;  // Subprocess kills a daemon still running

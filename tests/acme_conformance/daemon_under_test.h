@@ -41,6 +41,8 @@ class DaemonUnderTest {
   ~DaemonUnderTest();
   // SIGTERM and wait; the exit status (nullopt: had to be killed).
   std::optional<int> Stop();
+  // Stop, then start again on the same state, config and port (so ACME URLs stay the same).
+  Result<void> Restart();
 
   const std::string& dir() const { return dir_.path(); }
   const std::string& config_path() const { return config_path_; }
@@ -81,6 +83,8 @@ class DaemonUnderTest {
 
  private:
   DaemonUnderTest() = default;
+  // Starts the process on config_path_ (ENROLLGATE_PORT=`port`) and reads its two lines.
+  Result<void> Launch(int port);
 
   testing::TempDir dir_;
   std::string state_dir_;
@@ -90,6 +94,8 @@ class DaemonUnderTest {
   std::string ca_bundle_path_;
   std::string scm_url_;
   std::string scm_ca_path_;
+  int port_ = 0;
+  int starts_ = 0;
   int http01_port_ = 0;
   int tls_alpn01_port_ = 0;
   std::unique_ptr<testing::Subprocess> process_;

@@ -124,8 +124,9 @@ TEST_F(RealClientTest, CertbotRegistersWithEabIssuesRenewsAndRevokes) {
       dir.path());
   ASSERT_EQ(reg.status, 0) << reg.output;
   // The binding is recorded: the key id is bound to an ACME account now.
-  EXPECT_NE(d_->Sql("SELECT bound_to FROM eab_credentials WHERE key_id='" + eab->key_id + "'"),
-            "\n");
+  const std::string bound_to =
+      d_->Sql("SELECT bound_to FROM eab_credentials WHERE key_id='" + eab->key_id + "'");
+  EXPECT_GT(bound_to.size(), 1u) << "EAB key id not bound: '" << bound_to << "'";
 
   // certonly for a pre-validated name: no challenge, so standalone never binds its port.
   RunResult issue = Certbot(certbot,
@@ -164,6 +165,7 @@ TEST_F(RealClientTest, CertbotRegistersWithEabIssuesRenewsAndRevokes) {
   ASSERT_EQ(revoke.status, 0) << revoke.output;
   json revoked = FindBySerial(d_->ScmSslEnrollments(name), second_serial);
   EXPECT_EQ(revoked.value("status", ""), "Revoked") << revoked.dump();
+  EXPECT_EQ(revoked.value("reasonCode", -1), 1) << "keyCompromise: " << revoked.dump();
 }
 
 TEST_F(RealClientTest, CertbotStandaloneHttp01ForTheChallengeAccount) {

@@ -109,10 +109,12 @@ TEST_F(AcmeProtocolTest, ReplayedNonceIsBadNonceWithAFreshOne) {
       json{{"identifiers", {{{"type", "dns"}, {"value", "replay.example.test"}}}}}.dump();
   auto body = client->Sign(client->Url("newOrder"), payload, *nonce);
   ASSERT_TRUE(body.ok());
+  const std::string empty = d_->StoreFingerprint();
   Reply first = client->PostJose(client->Url("newOrder"), *body);
   ASSERT_EQ(first.status, 201) << first.Describe();
 
   const std::string before = d_->StoreFingerprint();
+  ASSERT_NE(before, empty) << "the fingerprint does not see a new order";
   Reply replay = client->PostJose(client->Url("newOrder"), *body);
   ExpectProblem(replay, "badNonce");
   EXPECT_EQ(replay.status, 400);

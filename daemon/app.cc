@@ -203,6 +203,11 @@ Result<void> App::StartAll(const StopSignal& stop) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   server_options.threads = threads;
   server_options.max_body_bytes = config_.server.max_body_bytes;
+  server_options.too_large = [acme = acme_->server.get(), limit = config_.server.max_body_bytes](
+                                 std::string_view path) -> std::optional<http::Response> {
+    if (path.rfind("/acme/", 0) != 0) return std::nullopt;
+    return acme->BodyTooLarge(limit);
+  };
   Result<std::unique_ptr<HttpServer>> server = HttpServer::Start(server_options, router_, logger_);
   if (!server.ok()) return server.error();
   server_ = std::move(server).value();

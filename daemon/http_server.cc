@@ -186,6 +186,14 @@ void HttpServer::FillRequest(MHD_Connection* connection, RequestContext& ctx) {
   }
 }
 
+http::Response HttpServer::TooLarge(const std::string& path) const {
+  if (options_.too_large) {
+    std::optional<http::Response> answer = options_.too_large(path);
+    if (answer.has_value()) return std::move(*answer);
+  }
+  return http::Response::Status(413);
+}
+
 bool HttpServer::Access(MHD_Connection* connection, const char* url, const char* method,
                         const char* upload_data, size_t* upload_data_size, void** con_cls) {
   auto* ctx = static_cast<RequestContext*>(*con_cls);
@@ -202,7 +210,7 @@ bool HttpServer::Access(MHD_Connection* connection, const char* url, const char*
       char* end = nullptr;
       unsigned long long n = std::strtoull(length, &end, 10);
       if (end != length && n > options_.max_body_bytes) {
-        return Queue(connection, *ctx, http::Response::Status(413));
+        return Queue(connection, *ctx, TooLarge(ctx->request.path));
       }
     }
     return true;
@@ -220,7 +228,7 @@ bool HttpServer::Access(MHD_Connection* connection, const char* url, const char*
     *upload_data_size = 0;
     return true;
   }
-  if (ctx->too_large) return Queue(connection, *ctx, http::Response::Status(413));
+  if (ctx->too_large) return Queue(connection, *ctx, TooLarge(ctx->request.path));
 
   std::shared_ptr<Exchange> ex = ctx->exchange;
   if (!ctx->dispatched) {

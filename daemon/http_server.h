@@ -16,9 +16,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_set>
 
 #include "core/log.h"
@@ -47,6 +50,9 @@ struct HttpServerOptions {
   std::chrono::seconds connection_timeout{30};
   ClientCertMode client_certificates = ClientCertMode::kNone;
   std::string client_ca_pem;  // kRequest only (not yet)
+  // The answer to a body over max_body_bytes, by request path (the ACME server answers with a
+  // problem document); unset or returning nullopt: a bare 413.
+  std::function<std::optional<http::Response>(std::string_view path)> too_large;
 };
 
 class HttpServer {
@@ -74,6 +80,7 @@ class HttpServer {
 
   bool Access(MHD_Connection* connection, const char* url, const char* method,
               const char* upload_data, size_t* upload_data_size, void** con_cls);
+  http::Response TooLarge(const std::string& path) const;
   RequestContext* BeginRequest(MHD_Connection* connection, const char* url, const char* method);
   void FillRequest(MHD_Connection* connection, RequestContext& ctx);
   // Sends `response` (called on the connection's thread, inside Access).

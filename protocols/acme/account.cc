@@ -27,7 +27,7 @@ http::Response AccountResponse(int status, const Linker& linker, const http::Req
 }  // namespace
 
 http::Response AcmeServer::HandleNewAccount(const http::Request& r) {
-  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes};
+  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes, logger_};
   Checked<AuthedRequest> auth = internal::Authenticate(ctx, r, KeyMode::kJwk);
   if (!auth.ok()) return auth.problem().ToResponse();
   if (auth->post_as_get) return Malformed("newAccount needs a payload").ToResponse();
@@ -139,7 +139,7 @@ http::Response AcmeServer::HandleNewAccount(const http::Request& r) {
 }
 
 http::Response AcmeServer::HandleAccount(const http::Request& r) {
-  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes};
+  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes, logger_};
   Checked<AuthedRequest> auth = internal::Authenticate(ctx, r, KeyMode::kKid);
   if (!auth.ok()) return auth.problem().ToResponse();
   AcmeAccount account = *auth->account;
@@ -173,7 +173,7 @@ http::Response AcmeServer::HandleAccount(const http::Request& r) {
 }
 
 http::Response AcmeServer::HandleKeyChange(const http::Request& r) {
-  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes};
+  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes, logger_};
   Checked<AuthedRequest> auth = internal::Authenticate(ctx, r, KeyMode::kKid);
   if (!auth.ok()) return auth.problem().ToResponse();
   if (auth->post_as_get) return Malformed("keyChange needs a payload").ToResponse();
@@ -231,7 +231,7 @@ http::Response AcmeServer::HandleKeyChange(const http::Request& r) {
 }
 
 http::Response AcmeServer::HandleOrdersList(const http::Request& r) {
-  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes};
+  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes, logger_};
   Checked<AuthedRequest> auth = internal::Authenticate(ctx, r, KeyMode::kKid);
   if (!auth.ok()) return auth.problem().ToResponse();
   if (auth->account->id != r.PathParam("id")) {

@@ -18,6 +18,14 @@ bool IsJoseJson(const http::Request& request) {
   return http::EqualsIgnoreCase(media, "application/jose+json");
 }
 
+Problem Unexpected(const AuthContext& context, const Error& error) {
+  Problem p = ProblemFromError(error);
+  if (p.status >= 500) {
+    context.logger.Error("acme: authenticating a request", {{"error", error.ToString()}});
+  }
+  return p;
+}
+
 }  // namespace
 
 std::optional<nlohmann::json> ParseJson(std::string_view text) {
@@ -66,14 +74,14 @@ Checked<AuthedRequest> Authenticate(const AuthContext& context, const http::Requ
       if (account.error().code() == ErrorCode::kNotFound) {
         return MakeProblem("accountDoesNotExist", 400, "no account " + jws.kid);
       }
-      return ProblemFromError(account.error());
+      return Unexpected(context, account.error());
     }
     if (account->status != AcmeAccountStatus::kValid) {
       return Unauthorized("the account is " + std::string(AcmeAccountStatusName(account->status)));
     }
     Result<crypto::PublicKey> key = crypto::jose::ParseJwkText(account->jwk_json);
     if (!key.ok())
-      return ProblemFromError(Internal("stored account key: " + key.error().message()));
+      return Unexpected(context, Internal("stored account key: " + key.error().message()));
     Result<void> verified = crypto::jose::VerifyJws(jws, *key);
     if (!verified.ok()) return ProblemFromJoseError(verified.error());
     out.account = std::move(account).value();
@@ -87,7 +95,7 @@ Checked<AuthedRequest> Authenticate(const AuthContext& context, const http::Requ
     return MakeProblem("badNonce", 400, "the JWS has no \"nonce\"");
   }
   Result<bool> fresh = context.nonces.ConsumeNonce(*jws.nonce, context.clock.Now());
-  if (!fresh.ok()) return ProblemFromError(fresh.error());
+  if (!fresh.ok()) return Unexpected(context, fresh.error());
   if (!*fresh) {
     return MakeProblem("badNonce", 400, "the nonce is unknown, expired or already used");
   }

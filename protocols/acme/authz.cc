@@ -12,7 +12,7 @@ using internal::Checked;
 using internal::KeyMode;
 
 http::Response AcmeServer::HandleAuthz(const http::Request& r) {
-  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes};
+  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes, logger_};
   Checked<AuthedRequest> auth = internal::Authenticate(ctx, r, KeyMode::kKid);
   if (!auth.ok()) return auth.problem().ToResponse();
   Result<AcmeAuthorization> authz =
@@ -46,7 +46,7 @@ http::Response AcmeServer::HandleAuthz(const http::Request& r) {
 }
 
 http::Response AcmeServer::HandleChallenge(const http::Request& r) {
-  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes};
+  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes, logger_};
   Checked<AuthedRequest> auth = internal::Authenticate(ctx, r, KeyMode::kKid);
   if (!auth.ok()) return auth.problem().ToResponse();
   const std::string& account_id = auth->account->id;

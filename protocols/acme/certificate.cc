@@ -35,7 +35,7 @@ std::optional<RevocationReason> ParseReason(int code) {
 }  // namespace
 
 http::Response AcmeServer::HandleCertificate(const http::Request& r) {
-  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes};
+  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes, logger_};
   Checked<AuthedRequest> auth = internal::Authenticate(ctx, r, KeyMode::kKid);
   if (!auth.ok()) return auth.problem().ToResponse();
   if (!auth->post_as_get)
@@ -61,17 +61,19 @@ http::Response AcmeServer::HandleCertificate(const http::Request& r) {
 }
 
 http::Response AcmeServer::HandleRevokeCert(const http::Request& r) {
-  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes};
+  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes, logger_};
   Checked<AuthedRequest> auth = internal::Authenticate(ctx, r, KeyMode::kEither);
   if (!auth.ok()) return auth.problem().ToResponse();
   const nlohmann::json& payload = auth->payload;
-  if (auth->post_as_get || !payload["certificate"].is_string()) {
+  if (auth->post_as_get || !payload.contains("certificate") ||
+      !payload["certificate"].is_string()) {
     return Malformed("revokeCert needs {\"certificate\": base64url(DER)}").ToResponse();
   }
   int reason_code = 0;
   if (payload.contains("reason")) {
-    if (!payload["reason"].is_number_integer()) {
-      return MakeProblem("badRevocationReason", 400, "\"reason\" must be an integer").ToResponse();
+    if (!payload["reason"].is_number_integer() || payload["reason"] < 0 || payload["reason"] > 10) {
+      return MakeProblem("badRevocationReason", 400, "\"reason\" must be an RFC 5280 reason code")
+          .ToResponse();
     }
     reason_code = payload["reason"].get<int>();
   }

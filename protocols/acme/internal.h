@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/log.h"
 #include "core/ports/acme_store.h"
 #include "core/ports/store.h"
 #include "crypto/jose/jws.h"
@@ -53,6 +54,7 @@ struct AuthContext {
   const Linker& linker;
   Clock& clock;
   size_t max_body_bytes;
+  Logger& logger;  // unexpected (5xx) errors are logged here; the client sees none of it
 };
 
 struct AuthedRequest {

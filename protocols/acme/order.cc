@@ -93,7 +93,7 @@ Result<AcmeOrder> AcmeServer::RefreshOrder(AcmeOrder order, std::chrono::seconds
 }
 
 http::Response AcmeServer::HandleNewOrder(const http::Request& r) {
-  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes};
+  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes, logger_};
   Checked<AuthedRequest> auth = internal::Authenticate(ctx, r, KeyMode::kKid);
   if (!auth.ok()) return auth.problem().ToResponse();
   if (auth->post_as_get) return Malformed("newOrder needs a payload").ToResponse();
@@ -166,7 +166,12 @@ http::Response AcmeServer::HandleNewOrder(const http::Request& r) {
     }
     Checked<std::string> replaced =
         CheckReplaces(issuance_, payload["replaces"].get<std::string>(), account);
-    if (!replaced.ok()) return replaced.problem().ToResponse();
+    if (!replaced.ok()) {
+      if (replaced.problem().status >= 500) {
+        logger_.Error("acme: checking \"replaces\" failed", {{"error", replaced.problem().detail}});
+      }
+      return replaced.problem().ToResponse();
+    }
     order.replaces = payload["replaces"].get<std::string>();
   }
 
@@ -223,7 +228,7 @@ http::Response AcmeServer::HandleNewOrder(const http::Request& r) {
 }
 
 http::Response AcmeServer::HandleOrder(const http::Request& r) {
-  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes};
+  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes, logger_};
   Checked<AuthedRequest> auth = internal::Authenticate(ctx, r, KeyMode::kKid);
   if (!auth.ok()) return auth.problem().ToResponse();
   if (!auth->post_as_get) return Malformed("an order is read with POST-as-GET").ToResponse();
@@ -236,7 +241,7 @@ http::Response AcmeServer::HandleOrder(const http::Request& r) {
 }
 
 http::Response AcmeServer::HandleFinalize(const http::Request& r) {
-  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes};
+  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes, logger_};
   Checked<AuthedRequest> auth = internal::Authenticate(ctx, r, KeyMode::kKid);
   if (!auth.ok()) return auth.problem().ToResponse();
   if (auth->post_as_get || !auth->payload["csr"].is_string()) {

@@ -152,7 +152,9 @@ Checked<std::string> CheckReplaces(issuance::IssuanceService& issuance, const st
   Result<CertificateRecord> record = issuance.Lookup(id->serial_hex);
   if (!record.ok()) {
     if (record.error().code() == ErrorCode::kNotFound) return Malformed(unknown);
-    return ProblemFromError(record.error());
+    Problem p = ProblemFromError(record.error());
+    if (p.status >= 500) p.detail = record.error().ToString();  // for the log; never rendered
+    return p;
   }
   if (record->account != account.enrollment_account) return Malformed(unknown);
   Result<crypto::Certificate> leaf = crypto::Certificate::ParsePem(record->chain_pem);

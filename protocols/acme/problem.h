@@ -27,7 +27,7 @@ struct Problem {
   // Extra headers (Location for a 409 keyChange conflict, Retry-After).
   std::vector<std::pair<std::string, std::string>> headers;
 
-  // The JSON document; `internal_detail` false hides the detail of a 5xx.
+  // The JSON document ("type" with the urn prefix). A 5xx shows a generic detail, never `detail`.
   nlohmann::json ToJson() const;
   http::Response ToResponse() const;
 };

@@ -94,6 +94,16 @@ Problem AcmeServer::Fail(const Error& error, std::string_view what) {
   return p;
 }
 
+http::Response AcmeServer::BodyTooLarge(size_t limit) {
+  http::Response response =
+      MakeProblem("malformed", 413,
+                  "request body over the limit of " + std::to_string(limit) + " bytes")
+          .ToResponse();
+  std::string nonce = NewNonce();
+  if (!nonce.empty()) response.headers.Set("Replay-Nonce", nonce);
+  return response;
+}
+
 Result<int64_t> AcmeServer::PurgeNonces() { return store_.PurgeNonces(clock_.Now()); }
 
 }  // namespace eg::acme

@@ -61,6 +61,10 @@ class AcmeServer {
 
   void RegisterRoutes(http::Router& router);
 
+  // The answer to an ACME request whose body the transport refused as too large (over
+  // `limit` bytes): a 413 `malformed` problem with a fresh Replay-Nonce.
+  http::Response BodyTooLarge(size_t limit);
+
   // Deletes expired nonces (the daemon calls it on a timer); returns how many.
   Result<int64_t> PurgeNonces();
 

@@ -5,8 +5,10 @@
 #include "protocols/acme/server.h"
 
 #include <gtest/gtest.h>
+#include <openssl/rsa.h>
 #include <stdlib.h>
 
+#include <boost/asio/io_context.hpp>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -19,10 +21,13 @@
 #include "crypto/jose/jws.h"
 #include "crypto/random.h"
 #include "crypto/x509.h"
+#include "protocols/acme/challenge_worker.h"
 #include "protocols/acme/internal.h"
+#include "protocols/acme/validation/validator.h"
 #include "scm/client/scm_client.h"
 #include "scm/emulator/emulator.h"
 #include "storage/sqlite_store.h"
+#include "tests/acme_validation/test_servers.h"
 
 namespace eg::acme {
 namespace {
@@ -181,11 +186,11 @@ class AcmeServerTest : public ::testing::Test {
     snapshot_ = snapshot;
   }
 
-  void MakeServer(ServerOptions options) {
+  void MakeServer(ServerOptions options, ChallengeWorker* worker = nullptr) {
     server_.reset();
     router_ = std::make_unique<http::Router>();
     server_ = std::make_unique<AcmeServer>(
-        *store_, *store_, *issuance_, [this] { return snapshot_; }, nullptr, clock_, logger_,
+        *store_, *store_, *issuance_, [this] { return snapshot_; }, worker, clock_, logger_,
         std::move(options));
     server_->RegisterRoutes(*router_);
   }
@@ -360,6 +365,20 @@ class AcmeServerTest : public ::testing::Test {
   std::unique_ptr<http::Router> router_;
   std::unique_ptr<AcmeServer> server_;
 };
+
+TEST(ProblemTest, ServerErrorsNeverShowTheirDetail) {
+  Problem p = ProblemFromError(Unavailable("sqlite: database is locked at /var/secret.db"));
+  EXPECT_EQ(p.status, 500);
+  http::Response r = p.ToResponse();
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(Header(r, "Content-Type"), "application/problem+json");
+  EXPECT_EQ(r.body.find("secret"), std::string::npos) << r.body;
+  EXPECT_EQ(Body(r)["type"], "urn:ietf:params:acme:error:serverInternal");
+  Problem shown = MakeProblem("badCSR", 400, "the CSR names x");
+  EXPECT_EQ(Body(shown.ToResponse())["detail"], "the CSR names x");
+  Problem conflict = ProblemFromError(Error(ErrorCode::kConflict, "version 3"));
+  EXPECT_EQ(conflict.status, 409);
+}
 
 // ---- directory and nonces ----
 
@@ -542,6 +561,20 @@ TEST_F(AcmeServerTest, NewAccountRefusals) {
   ASSERT_TRUE(found.ok());
   EXPECT_FALSE(found->has_value());
   EXPECT_EQ(NewAccount(c, {{"termsOfServiceAgreed", true}}).status, 201);
+}
+
+TEST_F(AcmeServerTest, WeakAccountKeyIsRefused) {
+  Client weak{crypto::PrivateKey(crypto::EvpPkeyPtr(EVP_RSA_gen(1024))), ""};
+  ASSERT_NE(weak.key.get(), nullptr);
+  jose::SignOptions o;
+  o.alg = jose::JwsAlg::kRs256;
+  o.url = kBase + "/acme/new-account";
+  o.nonce = Nonce();
+  auto body = jose::SignJws(weak.key, o, R"({"termsOfServiceAgreed":true})");
+  ASSERT_TRUE(body.ok()) << body.error().ToString();
+  http::Response r = PostRaw("/acme/new-account", *body);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(ProblemTypeOf(r), Acme("badPublicKey")) << r.body;
 }
 
 TEST_F(AcmeServerTest, EabBindsTheEnrollmentAccountOnce) {
@@ -870,7 +903,11 @@ TEST_F(AcmeServerTest, ReplacesAndRenewalInfo) {
 TEST_F(AcmeServerTest, RevokeByAccountAndByCertificateKey) {
   Client c = WebAccount();
   crypto::Certificate first = Download(c, IssueFor(c, {"r1.example.test"}));
+  EXPECT_EQ(ProblemTypeOf(PostJson(c, "/acme/revoke-cert", {{"reason", 1}})), Acme("malformed"));
   json body = {{"certificate", crypto::Base64UrlEncode(first.Der())}, {"reason", 2}};
+  EXPECT_EQ(ProblemTypeOf(PostJson(c, "/acme/revoke-cert",
+                                   {{"certificate", body["certificate"]}, {"reason", 1e30}})),
+            Acme("badRevocationReason"));
   EXPECT_EQ(ProblemTypeOf(PostJson(c, "/acme/revoke-cert", body)), Acme("badRevocationReason"));
   // Another account may not.
   Client other = WebAccount();
@@ -966,6 +1003,84 @@ TEST_F(AcmeServerTest, ChallengeAccountOrderIsPendingUntilValidated) {
   ASSERT_EQ(deact.status, 200) << deact.body;
   EXPECT_EQ(Body(deact)["status"], "deactivated");
   EXPECT_EQ(Body(Post(c, PathOf(Header(r, "Location")), ""))["status"], "invalid");
+}
+
+// http-01 end to end in process: the challenge POST kicks the real ChallengeWorker, which runs
+// the real Validator against a local HTTP server; the order becomes ready, then valid. A wrong
+// answer makes the challenge, the authorization and the order invalid. The validator's
+// io_context runs on the test thread: io.run() returns once the validation (and the worker's
+// writes in its completion) are done, so there is nothing to wait for.
+TEST_F(AcmeServerTest, Http01ThroughTheWorkerAndValidator) {
+  Client c = OpenAccount();
+  auto thumbprint = jose::Thumbprint(c.key.Public());
+  ASSERT_TRUE(thumbprint.ok());
+  std::string good_token;
+  validation::testing::HttpLog log;
+  validation::testing::TcpServer http(validation::testing::HttpHandler(
+      [&](const std::string& path) {
+        std::string body = path == "/.well-known/acme-challenge/" + good_token
+                               ? good_token + "." + *thumbprint
+                               : "wrong";
+        return "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: " +
+               std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+      },
+      &log));
+  boost::asio::io_context io;
+  validation::ValidatorOptions vo;
+  vo.http01_port = http.port();
+  vo.hosts = {{"*", "127.0.0.1"}};
+  vo.connect_timeout = std::chrono::seconds(5);
+  vo.total_timeout = std::chrono::seconds(5);
+  validation::Validator validator(io, vo);
+  ChallengeWorker::Options wo;
+  wo.max_attempts = 1;
+  ChallengeWorker worker(*store_, validator, scheduler_, clock_, logger_, wo);
+  MakeServer(ServerOptions{}, &worker);
+
+  auto start_http01 = [&](const std::string& name, std::string* token) {
+    http::Response r = NewOrder(c, {name});
+    EXPECT_EQ(r.status, 201) << r.body;
+    json order = Body(r);
+    json authz = Body(Post(c, PathOf(order["authorizations"][0]), ""));
+    std::string chall;
+    for (const json& ch : authz["challenges"]) {
+      if (ch["type"] == "http-01") {
+        chall = PathOf(ch["url"]);
+        *token = ch["token"];
+      }
+    }
+    EXPECT_FALSE(chall.empty());
+    return std::make_pair(Header(r, "Location"), chall);
+  };
+
+  auto [order_url, chall] = start_http01("good.other.test", &good_token);
+  EXPECT_EQ(Body(PostJson(c, chall, json::object()))["status"], "processing");
+  ASSERT_EQ(worker.PollOnce(), 1);
+  io.run();
+  EXPECT_EQ(Body(Post(c, chall, ""))["status"], "valid");
+  json order = Body(Post(c, PathOf(order_url), ""));
+  ASSERT_EQ(order["status"], "ready") << order.dump();
+  http::Response fin = PostJson(c, PathOf(order["finalize"]), {{"csr", Csr({"good.other.test"})}});
+  ASSERT_EQ(fin.status, 200) << fin.body;
+  EXPECT_EQ(Body(fin)["status"], "valid");
+  Download(c, order_url);
+
+  std::string bad_token;
+  auto [bad_order, bad_chall] = start_http01("bad.other.test", &bad_token);
+  EXPECT_EQ(PostJson(c, bad_chall, json::object()).status, 200);
+  ASSERT_EQ(worker.PollOnce(), 1);
+  io.restart();
+  io.run();
+  json failed = Body(Post(c, bad_chall, ""));
+  EXPECT_EQ(failed["status"], "invalid") << failed.dump();
+  EXPECT_EQ(failed["error"]["type"], Acme("incorrectResponse")) << failed.dump();
+  EXPECT_EQ(Body(Post(c, PathOf(bad_order), ""))["status"], "invalid");
+  worker.Stop();
+  http.Stop();
+  {
+    std::lock_guard<std::mutex> lock(log.mu);
+    EXPECT_EQ(log.paths.size(), 2u);
+  }
 }
 
 }  // namespace

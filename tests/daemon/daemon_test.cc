@@ -264,6 +264,54 @@ TEST_F(DaemonTest, StartsServesHealthAndStopsOnSigterm) {
   StopWithSigterm(d);
 }
 
+// The ACME server is wired into the daemon: directory URLs from the Host header (or
+// acme.public_url), nonces, and the transport's body limit answered as an ACME problem.
+TEST_F(DaemonTest, ServesAcme) {
+  WriteTextFile(config_, R"({
+  "state_dir": ")" + state_ + R"(",
+  "server": {
+    "listen_host": "127.0.0.1",
+    "port": 8443,
+    "tls_names": ["localhost", "127.0.0.1"],
+    "threads": 2,
+    "max_body_bytes": 4096,
+    "drain_timeout_s": 5
+  },
+  "scm": { "mode": "embedded" },
+  "acme": { "website": "https://example.test/" }
+})");
+  Daemon d = Start();
+  ASSERT_NE(d.port, 0);
+  const std::string base = "https://localhost:" + std::to_string(d.port);
+  CurlReply dir = Curl(d, "localhost", "/acme/directory");
+  EXPECT_EQ(dir.http_code, 200);
+  EXPECT_NE(dir.body.find("\"newAccount\":\"" + base + "/acme/new-account\""), std::string::npos)
+      << dir.body;
+  EXPECT_NE(dir.body.find("\"website\":\"https://example.test/\""), std::string::npos);
+  EXPECT_NE(dir.body.find("\"externalAccountRequired\":true"), std::string::npos);
+  EXPECT_NE(dir.headers.find("Replay-Nonce: "), std::string::npos) << dir.headers;
+
+  CurlReply nonce = Curl(d, "localhost", "/acme/new-nonce", {"-I"});
+  EXPECT_EQ(nonce.http_code, 200);
+  EXPECT_NE(nonce.headers.find("Cache-Control: no-store"), std::string::npos) << nonce.headers;
+
+  CurlReply json_type = Curl(d, "localhost", "/acme/new-account",
+                             {"-X", "POST", "-H", "Content-Type: application/json", "-d", "{}"});
+  EXPECT_EQ(json_type.http_code, 415);
+  EXPECT_NE(json_type.headers.find("application/problem+json"), std::string::npos);
+
+  const std::string big = dir_.path() + "/big.json";
+  WriteTextFile(big, std::string(8192, 'x'));
+  CurlReply too_big =
+      Curl(d, "localhost", "/acme/new-account",
+           {"-X", "POST", "-H", "Content-Type: application/jose+json", "--data-binary", "@" + big});
+  EXPECT_EQ(too_big.http_code, 413);
+  EXPECT_NE(too_big.body.find("urn:ietf:params:acme:error:malformed"), std::string::npos)
+      << too_big.body;
+  EXPECT_NE(too_big.headers.find("Replay-Nonce: "), std::string::npos) << too_big.headers;
+  StopWithSigterm(d);
+}
+
 TEST_F(DaemonTest, SecondStartReusesTheServerCertificate) {
   std::string first_fingerprint;
   {

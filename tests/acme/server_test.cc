@@ -186,12 +186,13 @@ class AcmeServerTest : public ::testing::Test {
     snapshot_ = snapshot;
   }
 
-  void MakeServer(ServerOptions options, ChallengeWorker* worker = nullptr) {
+  void MakeServer(ServerOptions options, ChallengeWorker* worker = nullptr,
+                  Clock* clock = nullptr) {
     server_.reset();
     router_ = std::make_unique<http::Router>();
     server_ = std::make_unique<AcmeServer>(
-        *store_, *store_, *issuance_, [this] { return snapshot_; }, worker, clock_, logger_,
-        std::move(options));
+        *store_, *store_, *issuance_, [this] { return snapshot_; }, worker,
+        clock != nullptr ? *clock : clock_, logger_, std::move(options));
     server_->RegisterRoutes(*router_);
   }
 
@@ -445,6 +446,25 @@ TEST_F(AcmeServerTest, NonceIsSingleUseAndBadNonceCarriesAFreshOne) {
   EXPECT_EQ(ProblemTypeOf(PostRaw("/acme/new-account",
                                   Sign(d, kBase + "/acme/new-account", "{}", true, "bogus"))),
             Acme("badNonce"));
+}
+
+TEST_F(AcmeServerTest, ExpiredNoncesAreRefusedAndPurged) {
+  FakeClock fake(clock_.Now());
+  ServerOptions o;
+  o.nonce_lifetime = std::chrono::seconds(60);
+  MakeServer(o, nullptr, &fake);
+  Client c = NewClient();
+  std::string nonce = Nonce();
+  fake.Advance(std::chrono::seconds(61));
+  http::Response r = PostRaw(
+      "/acme/new-account",
+      Sign(c, kBase + "/acme/new-account", R"({"termsOfServiceAgreed":true})", true, nonce));
+  EXPECT_EQ(ProblemTypeOf(r), Acme("badNonce"));
+  fake.Advance(std::chrono::seconds(61));
+  auto purged = server_->PurgeNonces();
+  ASSERT_TRUE(purged.ok());
+  EXPECT_GE(*purged, 2);  // the one used and the one in the badNonce answer (at least)
+  EXPECT_FALSE(store_->FindAccountByThumbprint(*jose::Thumbprint(c.key.Public()))->has_value());
 }
 
 // ---- every POST check ----

@@ -2,7 +2,7 @@
 //   - certbot: register with EAB (from `enrollgate eab create --account web`), certonly for a
 //     pre-validated name, renew --force-renewal, revoke; certonly --standalone with http-01 for
 //     the no-EAB `web-challenge` account;
-//   - lego with EAB: run, renew --days 90, revoke;
+//   - lego with EAB: run, renew --days 90, revoke; lego with tls-alpn-01 for `web-challenge`;
 //   - approval: lego keeps polling the order while SCM waits for its administrator; the test
 //     approves through the emulator's REST API; lego then gets the certificate.
 // Every client gets its own --config-dir/--path in a temporary directory and trusts the daemon's
@@ -195,6 +195,29 @@ TEST_F(RealClientTest, CertbotStandaloneHttp01ForTheChallengeAccount) {
   EXPECT_NE(scm[0]["autoRenewDetails"].value("state", ""), "Scheduled") << scm[0].dump();
   // The challenge was really validated over HTTP.
   EXPECT_NE(d_->Sql("SELECT count(*) FROM acme_challenges WHERE type='http-01' AND "
+                    "status='valid'"),
+            "0\n");
+}
+
+TEST_F(RealClientTest, LegoTlsAlpn01ForTheChallengeAccount) {
+  const std::string lego = Require("lego");
+  if (lego.empty()) GTEST_SKIP() << missing_;
+  TempDir dir;
+  const std::string name = "lego-alpn.example.test";
+  // No EAB: `web-challenge`. lego answers tls-alpn-01 (RFC 8737) where the validator connects
+  // (acme.validation.tls_alpn01_port on 127.0.0.1).
+  RunResult r =
+      RunTool({lego, "--server", d_->directory_url(), "--accept-tos", "--email", "ops@example.test",
+               "--path", dir.path(), "--domains", name, "--tls", "--tls.port",
+               "127.0.0.1:" + std::to_string(d_->tls_alpn01_port()), "--cert.timeout", "60", "run"},
+              LegoEnv(), kClientTimeout);
+  ASSERT_EQ(r.status, 0) << r.output;
+  const std::string serial = LeafSerial(dir.path() + "/certificates/" + name + ".crt");
+  ASSERT_FALSE(serial.empty());
+  json e = FindBySerial(d_->ScmSslEnrollments(name), serial);
+  EXPECT_EQ(e["certType"].value("id", 0), 1001) << e.dump();
+  EXPECT_EQ(e.value("term", 0), 90) << e.dump();
+  EXPECT_NE(d_->Sql("SELECT count(*) FROM acme_challenges WHERE type='tls-alpn-01' AND "
                     "status='valid'"),
             "0\n");
 }

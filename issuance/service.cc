@@ -488,13 +488,16 @@ int IssuanceService::SweepRevocations() {
     if (stopped_) break;
     auto details = scm_.GetDetails(cert.cert_type, cert.scm_id);
     if (!details.ok()) {
-      // Left unchecked: asked again on a later tick.
       logger_.Warn("revocation sweep could not ask SCM", {{"serial", cert.serial_hex},
                                                           {"scm_id", cert.scm_id},
                                                           {"error", details.error().ToString()}});
-      continue;
+      // SCM unreachable: left unchecked, asked again on a later tick; the rest of the batch
+      // waits too rather than holding up the poller's collects with one timeout each.
+      if (IsTransient(details.error())) break;
+      // SCM refuses for this certificate (unknown id, no permission): asked again after the
+      // interval, so it cannot take a place in every batch and starve the others.
     }
-    if (details->status != ScmCertStatus::kRevoked) {
+    if (!details.ok() || details->status != ScmCertStatus::kRevoked) {
       auto checked = store_.MarkChecked(cert.serial_hex, clock_.Now());
       if (!checked.ok()) {
         logger_.Warn("revocation sweep could not record a check",

@@ -69,6 +69,7 @@ class FakeScm : public ScmApi {
     d.id = id;
     ++details_;
     if (details_down_) return Unavailable("SCM down");
+    if (details_refused_) return Error(ErrorCode::kNotFound, "no such certificate", -1);
     d.status = revoked_in_scm_.count(id) ? ScmCertStatus::kRevoked
                : declined_.count(id)     ? ScmCertStatus::kDeclined
                : issued_.count(id)       ? ScmCertStatus::kIssued
@@ -125,7 +126,7 @@ class FakeScm : public ScmApi {
   bool refuse_ = false;
   int outages_ = 0;
   bool lose_reply_ = false;
-  bool details_down_ = false;
+  bool details_down_ = false, details_refused_ = false;
   int enrolls_ = 0, collects_ = 0, finds_ = 0, renews_ = 0, details_ = 0, next_id_ = 100;
   std::string renewed_from_;
   std::vector<std::string> revoked_;
@@ -429,6 +430,15 @@ TEST_F(IssuanceTest, PollerLearnsOfRevocationsMadeInScm) {
   sweeper.PollOnce();
   EXPECT_EQ(scm_.details_, 4);
   EXPECT_EQ(notifier_.events.size(), 1u);
+  EXPECT_FALSE(store_->GetCertificate(live_serial)->revoked_at.has_value());
+
+  // SCM refusing for a certificate: asked again only after the interval, not on every tick.
+  clock.Advance(hours(7));
+  scm_.details_refused_ = true;
+  sweeper.PollOnce();
+  sweeper.PollOnce();
+  EXPECT_EQ(scm_.details_, 5);
+  scm_.details_refused_ = false;
   EXPECT_FALSE(store_->GetCertificate(live_serial)->revoked_at.has_value());
 
   // A second daemon finding the same revocation (it listed before the first recorded it) does

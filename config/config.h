@@ -102,6 +102,10 @@ struct IssuanceConfig {
   // Webhook delivery: per-attempt timeout, and when an undeliverable notification is dropped.
   std::chrono::milliseconds webhook_timeout{10000};
   std::chrono::seconds webhook_max_age{std::chrono::hours(24)};
+  // Revocation sweep: how long a live certificate goes without asking SCM whether it was revoked
+  // there (0 = never ask), and how many certificates one poller tick asks about.
+  std::chrono::seconds revocation_check{std::chrono::hours(6)};
+  int revocation_batch = 16;
 };
 
 // The ACME server's own settings (the per-account ACME rules are in AccountConfig::acme).

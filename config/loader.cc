@@ -345,9 +345,10 @@ class Loader {
   Result<void> LoadIssuance(const Json& json, IssuanceConfig* c) {
     EG_ASSIGN_OR_RETURN(
         ObjectReader r,
-        ObjectReader::Open(json, "issuance",
-                           {"wait_budget_ms", "poll_initial_ms", "poll_max_ms", "claim_lease_ms",
-                            "poll_tick_ms", "webhook_timeout_ms", "webhook_max_age_s"}));
+        ObjectReader::Open(
+            json, "issuance",
+            {"wait_budget_ms", "poll_initial_ms", "poll_max_ms", "claim_lease_ms", "poll_tick_ms",
+             "webhook_timeout_ms", "webhook_max_age_s", "revocation_check_s", "revocation_batch"}));
     auto millis = [&r](const char* key, std::chrono::milliseconds* value, int64_t lo,
                        int64_t hi) -> Result<void> {
       int64_t ms = value->count();
@@ -364,6 +365,10 @@ class Loader {
     int64_t age = c->webhook_max_age.count();
     EG_TRY(r.Int64("webhook_max_age_s", &age, 1, 30 * 86400));
     c->webhook_max_age = std::chrono::seconds(age);
+    int64_t check = c->revocation_check.count();
+    EG_TRY(r.Int64("revocation_check_s", &check, 0, 7 * 86400));
+    c->revocation_check = std::chrono::seconds(check);
+    EG_TRY(r.Int("revocation_batch", &c->revocation_batch, 1, 1000));
     if (c->poll_max < c->poll_initial) {
       return r.ErrorAt("poll_max_ms", "must not be less than poll_initial_ms (" +
                                           std::to_string(c->poll_initial.count()) + ")");

@@ -177,6 +177,8 @@ Result<void> App::StartAll(const StopSignal& stop) {
   issuance_options.poll_max = config_.issuance.poll_max;
   issuance_options.claim_lease = config_.issuance.claim_lease;
   issuance_options.poll_tick = config_.issuance.poll_tick;
+  issuance_options.revocation_check_interval = config_.issuance.revocation_check;
+  issuance_options.revocation_batch = config_.issuance.revocation_batch;
   issuance_ = std::make_unique<issuance::IssuanceService>(
       *store_, *scm_, *notifier_, *scheduler_, clock_, logger_,
       [this](const std::string& account) {
@@ -429,7 +431,8 @@ Result<void> App::Reload(const config::Config& config) {
   const config::IssuanceConfig& b = config_.issuance;
   if (a.wait_budget != b.wait_budget || a.poll_initial != b.poll_initial ||
       a.poll_max != b.poll_max || a.claim_lease != b.claim_lease || a.poll_tick != b.poll_tick ||
-      a.webhook_timeout != b.webhook_timeout || a.webhook_max_age != b.webhook_max_age) {
+      a.webhook_timeout != b.webhook_timeout || a.webhook_max_age != b.webhook_max_age ||
+      a.revocation_check != b.revocation_check || a.revocation_batch != b.revocation_batch) {
     kept.push_back("issuance");
   }
   {

@@ -343,6 +343,7 @@ int IssuanceService::PollOnce() {
       logger_.Warn("poller step failed", {{"enrollment", e.id}, {"error", r.error().ToString()}});
     }
   }
+  if (!stopped_) SweepRevocations();
   return acted;
 }
 
@@ -450,7 +451,16 @@ Result<void> IssuanceService::Revoke(const std::string& serial_hex, RevocationRe
   AuditRecord audit = Audit(
       e, "revoke",
       json{{"serial", serial_hex}, {"reason", static_cast<int>(reason)}, {"by", actor}}.dump());
-  EG_TRY(store_.MarkRevoked(serial_hex, clock_.Now(), static_cast<int>(reason), audit));
+  return RecordRevocation(cert, std::move(e), static_cast<int>(reason), audit,
+                          "certificate revoked by " + actor);
+}
+
+Result<void> IssuanceService::RecordRevocation(const CertificateRecord& cert, Enrollment e,
+                                               int reason, const AuditRecord& audit,
+                                               const std::string& notify_detail) {
+  // MarkRevoked succeeds once: of two daemons recording one revocation, only one audits and
+  // notifies.
+  EG_TRY(store_.MarkRevoked(cert.serial_hex, clock_.Now(), reason, audit));
   for (int attempt = 0; attempt < 3; ++attempt) {
     e.state = EnrollmentState::kRevoked;
     e.updated_at = clock_.Now();
@@ -458,8 +468,70 @@ Result<void> IssuanceService::Revoke(const std::string& serial_hex, RevocationRe
     if (stored.ok() || stored.error().code() != ErrorCode::kConflict) break;
     EG_ASSIGN_OR_RETURN(e, store_.GetEnrollment(cert.enrollment_id));
   }
-  Notify(e, "revoked", serial_hex, "certificate revoked by " + actor);
+  Notify(e, "revoked", cert.serial_hex, notify_detail);
   return Ok();
+}
+
+int IssuanceService::SweepRevocations() {
+  if (options_.revocation_check_interval <= milliseconds::zero() || options_.revocation_batch <= 0)
+    return 0;
+  const TimePoint now = clock_.Now();
+  auto due = store_.ListCertificatesToCheck(now - options_.revocation_check_interval, now,
+                                            options_.revocation_batch);
+  if (!due.ok()) {
+    logger_.Warn("revocation sweep could not list certificates",
+                 {{"error", due.error().ToString()}});
+    return 0;
+  }
+  int revoked = 0;
+  for (const CertificateRecord& cert : *due) {
+    if (stopped_) break;
+    auto details = scm_.GetDetails(cert.cert_type, cert.scm_id);
+    if (!details.ok()) {
+      logger_.Warn("revocation sweep could not ask SCM", {{"serial", cert.serial_hex},
+                                                          {"scm_id", cert.scm_id},
+                                                          {"error", details.error().ToString()}});
+      // SCM unreachable: left unchecked, asked again on a later tick; the rest of the batch
+      // waits too rather than holding up the poller's collects with one timeout each.
+      if (IsTransient(details.error())) break;
+      // SCM refuses for this certificate (unknown id, no permission): asked again after the
+      // interval, so it cannot take a place in every batch and starve the others.
+    }
+    if (!details.ok() || details->status != ScmCertStatus::kRevoked) {
+      auto checked = store_.MarkChecked(cert.serial_hex, clock_.Now());
+      if (!checked.ok()) {
+        logger_.Warn("revocation sweep could not record a check",
+                     {{"serial", cert.serial_hex}, {"error", checked.error().ToString()}});
+      }
+      continue;
+    }
+    auto e = store_.GetEnrollment(cert.enrollment_id);
+    if (!e.ok()) {
+      logger_.Warn("revocation sweep: enrollment of a certificate revoked in SCM not found",
+                   {{"serial", cert.serial_hex}, {"error", e.error().ToString()}});
+      continue;
+    }
+    // SCM's details carry no revocation reason: recorded as unspecified (0).
+    AuditRecord audit = Audit(*e, "revoke",
+                              json{{"serial", cert.serial_hex},
+                                   {"reason", 0},
+                                   {"by", "scm"},
+                                   {"detail", "revoked in SCM"},
+                                   {"scm_status", details->status_text}}
+                                  .dump());
+    audit.actor = "scm";
+    auto recorded = RecordRevocation(cert, *e, 0, audit, "certificate revoked in SCM");
+    if (recorded.ok()) {
+      ++revoked;
+      logger_.Info("certificate revoked in SCM recorded",
+                   {{"serial", cert.serial_hex}, {"scm_id", cert.scm_id}});
+    } else if (recorded.error().code() != ErrorCode::kFailedPrecondition) {
+      // kFailedPrecondition: another daemon (or a gateway revoke) recorded it first.
+      logger_.Warn("revocation sweep could not record a revocation",
+                   {{"serial", cert.serial_hex}, {"error", recorded.error().ToString()}});
+    }
+  }
+  return revoked;
 }
 
 }  // namespace eg::issuance

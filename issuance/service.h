@@ -10,7 +10,10 @@
 //            also after a restart — pending work lives in the store, not in memory;
 //   renew    SCM's renew of a known certificate, keeping the lineage (renewal_of);
 //   revoke   in SCM, then in the store;
-//   lookup   "is this certificate ours, and under which account".
+//   lookup   "is this certificate ours, and under which account";
+//   sweep    the poller also asks SCM, in small batches and at most once per interval per
+//            certificate, whether live certificates were revoked in SCM itself, and records
+//            those revocations (audit, webhook) as if made through the gateway.
 // Every step writes an audit record; pending-approval, issued, failed and revoked are sent to the
 // account's webhook through the Notifier.
 //
@@ -53,6 +56,11 @@ struct Options {
   // How often the background poller looks for due work.
   std::chrono::milliseconds poll_tick{std::chrono::seconds(1)};
   int poll_batch = 64;
+  // Revocation sweep: each poller tick asks SCM about up to `revocation_batch` live certificates
+  // not asked about for `revocation_check_interval`, so a certificate revoked in SCM itself (an
+  // administrator in SCM's UI) is marked revoked in the store. Zero interval = no sweep.
+  std::chrono::milliseconds revocation_check_interval{std::chrono::hours(6)};
+  int revocation_batch = 16;
 };
 
 struct Submission {
@@ -100,8 +108,12 @@ class IssuanceService {
   void Start();
   // Stops the poller and wakes waiting Submit calls; idempotent.
   void Stop();
-  // One poller pass over due enrollments; returns how many it acted on. Public for tests.
+  // One poller pass over due enrollments; returns how many it acted on. Also runs one
+  // revocation sweep (SweepRevocations). Public for tests.
   int PollOnce();
+  // One batch of the revocation sweep; returns how many certificates it found revoked in SCM.
+  // SCM errors are logged and the certificate is left for the next interval. Public for tests.
+  int SweepRevocations();
 
  private:
   // Calls SCM for a claimed intent and records the id (or the refusal).
@@ -112,6 +124,10 @@ class IssuanceService {
   Result<std::optional<Enrollment>> Claim(const Enrollment& enrollment);
   Result<Enrollment> RecordFailure(Enrollment enrollment, const Error& error);
   Result<IssuanceStatus> ToStatus(const Enrollment& enrollment);
+  // The store side of a revocation: the certificate (with `audit`), its enrollment, the webhook.
+  // kFailedPrecondition if the store already has it revoked (nothing else is done then).
+  Result<void> RecordRevocation(const CertificateRecord& cert, Enrollment enrollment, int reason,
+                                const AuditRecord& audit, const std::string& notify_detail);
   // Submit's bounded wait for issuance.
   Result<Enrollment> WaitWithinBudget(Enrollment enrollment);
   void Notify(const Enrollment& enrollment, const std::string& event, const std::string& serial,

@@ -201,6 +201,13 @@ CREATE TABLE acme_challenges (
 CREATE INDEX acme_challenges_authz ON acme_challenges(authz_id, position);
 CREATE INDEX acme_challenges_due ON acme_challenges(status, next_attempt_at);
 )sql",
+      // 4: when the revocation sweep last asked SCM about a certificate (ms, NULL = never), so
+      // certificates revoked in SCM's UI reach the store; the index serves the sweep's query.
+      R"sql(
+ALTER TABLE certificates ADD COLUMN scm_checked_at INTEGER;
+CREATE INDEX certificates_scm_check ON certificates(scm_checked_at, not_after)
+  WHERE revoked_at IS NULL;
+)sql",
   };
   return kMigrations;
 }

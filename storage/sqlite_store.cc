@@ -325,6 +325,39 @@ Result<std::vector<CertificateRecord>> SqliteStore::ListCertificates(
   });
 }
 
+Result<std::vector<CertificateRecord>> SqliteStore::ListCertificatesToCheck(
+    TimePoint checked_before, TimePoint now, int limit) {
+  using Out = std::vector<CertificateRecord>;
+  return With<Out>([&](SqliteConnection& conn) -> Result<Out> {
+    // NULLs sort first in SQLite: never-checked certificates come before all others.
+    EG_ASSIGN_OR_RETURN(auto s,
+                        conn.Prepare(std::string("SELECT ") + kCertificateColumns +
+                                     " FROM certificates INDEXED BY certificates_scm_check "
+                                     "WHERE revoked_at IS NULL AND not_after > ?1 "
+                                     "AND (scm_checked_at IS NULL OR scm_checked_at < ?2) "
+                                     "ORDER BY scm_checked_at, not_after, serial_hex LIMIT ?3"));
+    s.Bind(1, Ms(now)).Bind(2, Ms(checked_before)).Bind(3, static_cast<int64_t>(limit));
+    Out out;
+    for (;;) {
+      EG_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) return out;
+      EG_ASSIGN_OR_RETURN(CertificateRecord c, ReadCertificate(s));
+      out.push_back(std::move(c));
+    }
+  });
+}
+
+Result<void> SqliteStore::MarkChecked(const std::string& serial_hex, TimePoint at) {
+  return With<void>([&](SqliteConnection& conn) -> Result<void> {
+    EG_ASSIGN_OR_RETURN(
+        auto s, conn.Prepare("UPDATE certificates SET scm_checked_at = ? WHERE serial_hex = ?"));
+    s.Bind(1, Ms(at)).Bind(2, serial_hex);
+    EG_TRY(s.Run());
+    if (conn.Changes() != 1) return NotFound("certificate " + serial_hex + " not found");
+    return Ok();
+  });
+}
+
 Result<void> SqliteStore::MarkRevoked(const std::string& serial_hex, TimePoint at, int reason,
                                       const AuditRecord& audit) {
   return With<void>([&](SqliteConnection& conn) {

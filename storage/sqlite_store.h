@@ -44,6 +44,9 @@ class SqliteStore final : public Store {
 
   Result<CertificateRecord> GetCertificate(const std::string& serial_hex) override;
   Result<std::vector<CertificateRecord>> ListCertificates(const CertificateFilter& filter) override;
+  Result<std::vector<CertificateRecord>> ListCertificatesToCheck(TimePoint checked_before,
+                                                                 TimePoint now, int limit) override;
+  Result<void> MarkChecked(const std::string& serial_hex, TimePoint at) override;
   Result<void> MarkRevoked(const std::string& serial_hex, TimePoint at, int reason,
                            const AuditRecord& audit) override;
 

@@ -64,6 +64,14 @@ class CertificateStore {
   // Marks the certificate revoked (kFailedPrecondition if it already is) and appends `audit`.
   virtual Result<void> MarkRevoked(const std::string& serial_hex, TimePoint at, int reason,
                                    const AuditRecord& audit) = 0;
+  // For the revocation sweep: up to `limit` certificates that are not revoked, not expired
+  // (not_after > now) and not asked about in SCM since `checked_before` (never checked, or
+  // checked before it), least recently checked first (never checked before all others).
+  virtual Result<std::vector<CertificateRecord>> ListCertificatesToCheck(TimePoint checked_before,
+                                                                         TimePoint now,
+                                                                         int limit) = 0;
+  // Records that SCM was asked about the certificate at `at`; kNotFound if unknown.
+  virtual Result<void> MarkChecked(const std::string& serial_hex, TimePoint at) = 0;
 };
 
 class EabStore {

@@ -918,6 +918,31 @@ TEST_F(AcmeServerTest, ReplacesAndRenewalInfo) {
             FormatRfc3339(clock_.Now() + std::chrono::seconds(1)));
 }
 
+// An administrator revokes the certificate in SCM itself (the gateway is not asked): the
+// issuance poller's revocation sweep records it, and renewalInfo then says "renew now".
+TEST_F(AcmeServerTest, RenewalInfoFollowsARevocationMadeInScm) {
+  Client c = WebAccount();
+  crypto::Certificate cert = Download(c, IssueFor(c, {"scm-revoked.example.test"}));
+  const std::string cert_id = AriCertId(cert);
+  json window = Body(Get("/acme/renewal-info/" + cert_id))["suggestedWindow"];
+  auto start = internal::ParseRfc3339(window["start"].get<std::string>());
+  ASSERT_TRUE(start.has_value());
+  EXPECT_GT(*start, clock_.Now());
+
+  auto record = store_->GetCertificate(cert.SerialHex());
+  ASSERT_TRUE(record.ok());
+  // Straight to the emulator's REST revoke, as SCM's administrator.
+  ASSERT_TRUE(
+      scm_->Revoke(CertType::kSsl, record->scm_id, RevocationReason::kUnspecified, "in SCM UI")
+          .ok());
+  EXPECT_FALSE(store_->GetCertificate(cert.SerialHex())->revoked_at.has_value());
+  issuance_->PollOnce();
+  EXPECT_TRUE(store_->GetCertificate(cert.SerialHex())->revoked_at.has_value());
+  window = Body(Get("/acme/renewal-info/" + cert_id))["suggestedWindow"];
+  EXPECT_LE(window["end"].get<std::string>(),
+            FormatRfc3339(clock_.Now() + std::chrono::seconds(1)));
+}
+
 // ---- revocation ----
 
 TEST_F(AcmeServerTest, RevokeByAccountAndByCertificateKey) {

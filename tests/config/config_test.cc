@@ -380,11 +380,13 @@ TEST(ConfigIssuanceTest, DefaultsAndValues) {
   EXPECT_EQ(c->issuance.wait_budget, std::chrono::milliseconds(2000));
   EXPECT_EQ(c->issuance.claim_lease, std::chrono::minutes(5));
   EXPECT_EQ(c->issuance.webhook_max_age, std::chrono::hours(24));
+  EXPECT_EQ(c->issuance.revocation_check, std::chrono::hours(6));
+  EXPECT_EQ(c->issuance.revocation_batch, 16);
   Json j = Minimal();
-  j["issuance"] = {{"wait_budget_ms", 0},      {"poll_initial_ms", 50},
-                   {"poll_max_ms", 400},       {"claim_lease_ms", 200000},
-                   {"poll_tick_ms", 100},      {"webhook_timeout_ms", 3000},
-                   {"webhook_max_age_s", 3600}};
+  j["issuance"] = {
+      {"wait_budget_ms", 0},       {"poll_initial_ms", 50},   {"poll_max_ms", 400},
+      {"claim_lease_ms", 200000},  {"poll_tick_ms", 100},     {"webhook_timeout_ms", 3000},
+      {"webhook_max_age_s", 3600}, {"revocation_check_s", 0}, {"revocation_batch", 1000}};
   c = Load(j);
   ASSERT_TRUE(c.ok()) << c.error().ToString();
   EXPECT_EQ(c->issuance.wait_budget, std::chrono::milliseconds(0));
@@ -394,11 +396,21 @@ TEST(ConfigIssuanceTest, DefaultsAndValues) {
   EXPECT_EQ(c->issuance.poll_tick, std::chrono::milliseconds(100));
   EXPECT_EQ(c->issuance.webhook_timeout, std::chrono::milliseconds(3000));
   EXPECT_EQ(c->issuance.webhook_max_age, std::chrono::seconds(3600));
+  EXPECT_EQ(c->issuance.revocation_check, std::chrono::seconds(0));  // sweep off
+  EXPECT_EQ(c->issuance.revocation_batch, 1000);
 }
 
 TEST(ConfigIssuanceTest, Errors) {
   ExpectTextError(R"({"issuance": {"poll_tick": 5}})", "issuance.poll_tick: unknown key");
   ExpectTextError(R"({"issuance": {"poll_tick_ms": 1}})", "issuance.poll_tick_ms: must be between");
+  ExpectTextError(R"({"issuance": {"revocation_check_s": 604801}})",
+                  "issuance.revocation_check_s: must be between");
+  ExpectTextError(R"({"issuance": {"revocation_check_s": -1}})",
+                  "issuance.revocation_check_s: must be between");
+  ExpectTextError(R"({"issuance": {"revocation_batch": 0}})",
+                  "issuance.revocation_batch: must be between");
+  ExpectTextError(R"({"issuance": {"revocation_batch": 1001}})",
+                  "issuance.revocation_batch: must be between");
   ExpectTextError(R"({"issuance": {"poll_initial_ms": 5000, "poll_max_ms": 1000}})",
                   "issuance.poll_max_ms: must not be less than poll_initial_ms");
   // A lease shorter than an SCM call with its retries would let the call be repeated.

@@ -67,9 +67,13 @@ class FakeScm : public ScmApi {
     ScmCertDetails d;
     d.type = type;
     d.id = id;
-    d.status = declined_.count(id) ? ScmCertStatus::kDeclined
-               : issued_.count(id) ? ScmCertStatus::kIssued
-                                   : ScmCertStatus::kRequested;
+    ++details_;
+    if (details_down_) return Unavailable("SCM down");
+    if (details_refused_) return Error(ErrorCode::kNotFound, "no such certificate", -1);
+    d.status = revoked_in_scm_.count(id) ? ScmCertStatus::kRevoked
+               : declined_.count(id)     ? ScmCertStatus::kDeclined
+               : issued_.count(id)       ? ScmCertStatus::kIssued
+                                         : ScmCertStatus::kRequested;
     return d;
   }
   Result<ScmCertificate> Collect(CertType, const std::string& id) override {
@@ -111,17 +115,23 @@ class FakeScm : public ScmApi {
     std::lock_guard<std::mutex> lock(mu_);
     declined_.insert({id, true});
   }
+  // An administrator revokes the certificate in SCM's UI: the gateway is not told.
+  void RevokeInScm(const std::string& id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    revoked_in_scm_.insert({id, true});
+  }
 
   std::mutex mu_;
   bool auto_issue_ = true;
   bool refuse_ = false;
   int outages_ = 0;
   bool lose_reply_ = false;
-  int enrolls_ = 0, collects_ = 0, finds_ = 0, renews_ = 0, next_id_ = 100;
+  bool details_down_ = false, details_refused_ = false;
+  int enrolls_ = 0, collects_ = 0, finds_ = 0, renews_ = 0, details_ = 0, next_id_ = 100;
   std::string renewed_from_;
   std::vector<std::string> revoked_;
   std::map<std::string, ScmEnrollRequest> requests_;
-  std::map<std::string, bool> issued_, declined_;
+  std::map<std::string, bool> issued_, declined_, revoked_in_scm_;
   std::optional<crypto::PrivateKey> ca_key_;
   std::optional<crypto::Certificate> ca_;
 };
@@ -365,6 +375,88 @@ TEST_F(IssuanceTest, RenewKeepsLineageAndRevokeReachesScmAndStore) {
                 .code(),
             ErrorCode::kFailedPrecondition);
   EXPECT_EQ(notifier_.events.back(), "http://hooks.example.test/web revoked");
+}
+
+TEST_F(IssuanceTest, PollerLearnsOfRevocationsMadeInScm) {
+  using std::chrono::hours;
+  auto revoked = service_->Submit(MakeSubmission("r.example.test"));
+  auto live = service_->Submit(MakeSubmission("l.example.test"));
+  ASSERT_EQ(revoked->state, IssuanceStatus::State::kIssued);
+  ASSERT_EQ(live->state, IssuanceStatus::State::kIssued);
+  const std::string revoked_serial = revoked->certificate->serial_hex;
+  const std::string live_serial = live->certificate->serial_hex;
+  scm_.RevokeInScm(revoked->enrollment.scm_id);
+  notifier_.events.clear();
+
+  // A daemon whose clock the test moves.
+  FakeClock clock(std::chrono::system_clock::now());
+  Options options;
+  options.revocation_check_interval = hours(6);
+  options.revocation_batch = 16;
+  IssuanceService sweeper(
+      *store_, scm_, notifier_, scheduler_, clock, logger_,
+      [this](const std::string& a) { return a == "web" ? account_.webhook_url : ""; }, options);
+  sweeper.PollOnce();
+  EXPECT_EQ(scm_.details_, 2);
+
+  auto cert = store_->GetCertificate(revoked_serial);
+  ASSERT_TRUE(cert.ok());
+  ASSERT_TRUE(cert->revoked_at.has_value());
+  EXPECT_LE(clock.Now() - *cert->revoked_at, std::chrono::milliseconds(1));  // stored in ms
+  EXPECT_EQ(cert->revocation_reason, 0);
+  EXPECT_EQ(store_->GetEnrollment(revoked->enrollment.id)->state, EnrollmentState::kRevoked);
+  EXPECT_EQ(AuditActions(revoked->enrollment.id).back(), "revoke");
+  auto audit = store_->ListAudit(revoked->enrollment.id, 1);
+  EXPECT_EQ((*audit)[0].actor, "scm");
+  EXPECT_NE((*audit)[0].detail.find("revoked in SCM"), std::string::npos);
+  EXPECT_EQ(notifier_.events, (std::vector<std::string>{"http://hooks.example.test/web revoked"}));
+  EXPECT_EQ(sweeper.Status(revoked->enrollment.id)->state, IssuanceStatus::State::kRevoked);
+  // The live one was checked, not revoked.
+  EXPECT_FALSE(store_->GetCertificate(live_serial)->revoked_at.has_value());
+
+  // Not asked about again within the interval.
+  clock.Advance(hours(5));
+  sweeper.PollOnce();
+  EXPECT_EQ(scm_.details_, 2);
+
+  // SCM unreachable past the interval: logged, left unchecked, asked again on the next tick.
+  clock.Advance(hours(2));
+  scm_.details_down_ = true;
+  sweeper.PollOnce();
+  EXPECT_EQ(scm_.details_, 3);
+  scm_.details_down_ = false;
+  sweeper.PollOnce();
+  EXPECT_EQ(scm_.details_, 4);  // only the live one: the revoked one is out of the sweep
+  sweeper.PollOnce();
+  EXPECT_EQ(scm_.details_, 4);
+  EXPECT_EQ(notifier_.events.size(), 1u);
+  EXPECT_FALSE(store_->GetCertificate(live_serial)->revoked_at.has_value());
+
+  // SCM refusing for a certificate: asked again only after the interval, not on every tick.
+  clock.Advance(hours(7));
+  scm_.details_refused_ = true;
+  sweeper.PollOnce();
+  sweeper.PollOnce();
+  EXPECT_EQ(scm_.details_, 5);
+  scm_.details_refused_ = false;
+  EXPECT_FALSE(store_->GetCertificate(live_serial)->revoked_at.has_value());
+
+  // A second daemon finding the same revocation (it listed before the first recorded it) does
+  // not audit or notify twice.
+  EXPECT_EQ(store_->MarkRevoked(revoked_serial, clock.Now(), 0, AuditRecord{}).error().code(),
+            ErrorCode::kFailedPrecondition);
+}
+
+TEST_F(IssuanceTest, RevocationSweepOffWithZeroInterval) {
+  auto issued = service_->Submit(MakeSubmission("z.example.test"));
+  ASSERT_EQ(issued->state, IssuanceStatus::State::kIssued);
+  scm_.RevokeInScm(issued->enrollment.scm_id);
+  Options options;
+  options.revocation_check_interval = std::chrono::milliseconds(0);
+  IssuanceService sweeper(*store_, scm_, notifier_, scheduler_, clock_, logger_, nullptr, options);
+  sweeper.PollOnce();
+  EXPECT_EQ(scm_.details_, 0);
+  EXPECT_FALSE(store_->GetCertificate(issued->certificate->serial_hex)->revoked_at.has_value());
 }
 
 TEST_F(IssuanceTest, StartSchedulesThePoller) {

@@ -239,6 +239,54 @@ TEST_P(StoreContractTest, CertificatesListAndRevoke) {
   EXPECT_EQ(store->ListCertificates(live)->size(), 1u);
 }
 
+TEST_P(StoreContractTest, CertificatesToCheckAreLiveAndLeastRecentlyCheckedFirst) {
+  using std::chrono::hours;
+  auto store = Open("a");
+  // 01 expired, 02 revoked, 03..05 live.
+  const std::vector<std::tuple<std::string, std::string, int>> certs = {
+      {"e1", "01", -1}, {"e2", "02", 100}, {"e3", "03", 100}, {"e4", "04", 50}, {"e5", "05", 10}};
+  for (const auto& [id, serial, days] : certs) {
+    ASSERT_TRUE(store->CreateEnrollment(MakeEnrollment(id), Audit("submit", id)).ok());
+    Enrollment e = *store->GetEnrollment(id);
+    e.state = EnrollmentState::kIssued;
+    CertificateRecord c = Cert(serial, id, kT0 + hours(24 * days));
+    ASSERT_TRUE(store->UpdateEnrollment(e, &c, nullptr).ok());
+  }
+  ASSERT_TRUE(store->MarkRevoked("02", kT0, 0, Audit("revoke", "e2")).ok());
+  auto serials = [](const Result<std::vector<CertificateRecord>>& r) {
+    std::vector<std::string> out;
+    for (const auto& c : *r) out.push_back(c.serial_hex);
+    return out;
+  };
+
+  // Never checked: all live ones.
+  auto due = store->ListCertificatesToCheck(kT0, kT0, 10);
+  ASSERT_TRUE(due.ok()) << due.error().ToString();
+  EXPECT_EQ(serials(due), (std::vector<std::string>{"05", "04", "03"}));
+  EXPECT_EQ(store->ListCertificatesToCheck(kT0, kT0, 2)->size(), 2u);
+
+  // Checked ones wait until the cutoff passes their check; the oldest check comes first.
+  ASSERT_TRUE(store->MarkChecked("05", kT0 + hours(2)).ok());
+  ASSERT_TRUE(store->MarkChecked("04", kT0 + hours(1)).ok());
+  EXPECT_EQ(serials(store->ListCertificatesToCheck(kT0 + hours(1), kT0, 10)),
+            (std::vector<std::string>{"03"}));
+  EXPECT_EQ(serials(store->ListCertificatesToCheck(kT0 + hours(3), kT0, 10)),
+            (std::vector<std::string>{"03", "04", "05"}));
+  ASSERT_TRUE(store->MarkChecked("03", kT0 + hours(3)).ok());
+  EXPECT_EQ(serials(store->ListCertificatesToCheck(kT0 + hours(3), kT0, 10)),
+            (std::vector<std::string>{"04", "05"}));
+
+  // Expiry is measured against `now`: past 05's not_after it is no longer listed.
+  EXPECT_EQ(serials(store->ListCertificatesToCheck(kT0 + hours(24 * 20), kT0 + hours(24 * 20), 10)),
+            (std::vector<std::string>{"04", "03"}));
+
+  // A revocation takes the certificate out of the sweep.
+  ASSERT_TRUE(store->MarkRevoked("04", kT0, 0, Audit("revoke", "e4")).ok());
+  EXPECT_EQ(serials(store->ListCertificatesToCheck(kT0 + hours(3), kT0, 10)),
+            (std::vector<std::string>{"05"}));
+  EXPECT_EQ(store->MarkChecked("ff", kT0).error().code(), ErrorCode::kNotFound);
+}
+
 TEST_P(StoreContractTest, EabBindsOnceAndHonoursRevocationAndExpiry) {
   auto store = Open("a");
   EabCredential c;

@@ -159,7 +159,7 @@ int RunEabCreate(Session& session, const ParsedArgs& args) {
              ShellWord(credential.key_id) + " --eab-hmac-key " + ShellWord(credential.hmac_key) +
              " " +
              (email.empty() ? std::string("--register-unsafely-without-email")
-                            : "--email " + ShellWord(email)) +
+                            : "--email " + ShellWord(email) + " --no-eff-email") +
              " --agree-tos -d " + ShellWord(ExampleName(*account)) + " --standalone";
 
   std::ostream& out = session.out();

@@ -218,7 +218,7 @@ TEST_F(EnrollgateTest, EabCreateListRevokeRoundTrip) {
       "/var/ca-bundle.pem certbot certonly --server https://localhost:9443/acme/directory "
       "--eab-kid " +
       kid + " --eab-hmac-key " + hmac +
-      " --email ops@example.test --agree-tos -d www.example.test --standalone";
+      " --email ops@example.test --no-eff-email --agree-tos -d www.example.test --standalone";
   EXPECT_NE(created.output.find(certbot_line), std::string::npos) << created.output;
 
   // Without --email: certbot registers without one.

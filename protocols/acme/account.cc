@@ -8,7 +8,6 @@
 
 namespace eg::acme {
 
-using internal::AuthContext;
 using internal::AuthedRequest;
 using internal::Checked;
 using internal::KeyMode;
@@ -27,8 +26,7 @@ http::Response AccountResponse(int status, const Linker& linker, const http::Req
 }  // namespace
 
 http::Response AcmeServer::HandleNewAccount(const http::Request& r) {
-  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes, logger_};
-  Checked<AuthedRequest> auth = internal::Authenticate(ctx, r, KeyMode::kJwk);
+  Checked<AuthedRequest> auth = Authenticate(r, KeyMode::kJwk);
   if (!auth.ok()) return auth.problem().ToResponse();
   if (auth->post_as_get) return Malformed("newAccount needs a payload").ToResponse();
   const crypto::PublicKey& key = *auth->jws.jwk;
@@ -139,8 +137,7 @@ http::Response AcmeServer::HandleNewAccount(const http::Request& r) {
 }
 
 http::Response AcmeServer::HandleAccount(const http::Request& r) {
-  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes, logger_};
-  Checked<AuthedRequest> auth = internal::Authenticate(ctx, r, KeyMode::kKid);
+  Checked<AuthedRequest> auth = Authenticate(r, KeyMode::kKid);
   if (!auth.ok()) return auth.problem().ToResponse();
   AcmeAccount account = *auth->account;
   if (account.id != r.PathParam("id")) {
@@ -173,8 +170,7 @@ http::Response AcmeServer::HandleAccount(const http::Request& r) {
 }
 
 http::Response AcmeServer::HandleKeyChange(const http::Request& r) {
-  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes, logger_};
-  Checked<AuthedRequest> auth = internal::Authenticate(ctx, r, KeyMode::kKid);
+  Checked<AuthedRequest> auth = Authenticate(r, KeyMode::kKid);
   if (!auth.ok()) return auth.problem().ToResponse();
   if (auth->post_as_get) return Malformed("keyChange needs a payload").ToResponse();
   const AcmeAccount& account = *auth->account;
@@ -231,8 +227,7 @@ http::Response AcmeServer::HandleKeyChange(const http::Request& r) {
 }
 
 http::Response AcmeServer::HandleOrdersList(const http::Request& r) {
-  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes, logger_};
-  Checked<AuthedRequest> auth = internal::Authenticate(ctx, r, KeyMode::kKid);
+  Checked<AuthedRequest> auth = Authenticate(r, KeyMode::kKid);
   if (!auth.ok()) return auth.problem().ToResponse();
   if (auth->account->id != r.PathParam("id")) {
     return Unauthorized("an account may only list its own orders").ToResponse();

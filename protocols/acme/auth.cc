@@ -28,6 +28,16 @@ Problem Unexpected(const AuthContext& context, const Error& error) {
 
 }  // namespace
 
+Checked<const config::AccountConfig*> AcmeEnrollmentAccount(
+    const mapping::MappingSnapshot& snapshot, const AcmeAccount& account) {
+  const config::AccountConfig* enrollment = snapshot.FindAccount(account.enrollment_account);
+  if (enrollment == nullptr || !enrollment->Allows(config::Protocol::kAcme)) {
+    return Unauthorized("the account's enrollment account \"" + account.enrollment_account +
+                        "\" is no longer configured for ACME");
+  }
+  return enrollment;
+}
+
 std::optional<nlohmann::json> ParseJson(std::string_view text) {
   nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), nullptr,
                                            /*allow_exceptions=*/false);

@@ -6,14 +6,12 @@
 
 namespace eg::acme {
 
-using internal::AuthContext;
 using internal::AuthedRequest;
 using internal::Checked;
 using internal::KeyMode;
 
 http::Response AcmeServer::HandleAuthz(const http::Request& r) {
-  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes, logger_};
-  Checked<AuthedRequest> auth = internal::Authenticate(ctx, r, KeyMode::kKid);
+  Checked<AuthedRequest> auth = Authenticate(r, KeyMode::kKid);
   if (!auth.ok()) return auth.problem().ToResponse();
   Result<AcmeAuthorization> authz =
       acme_.GetAuthorization(auth->account->id, std::string(r.PathParam("id")));
@@ -46,8 +44,7 @@ http::Response AcmeServer::HandleAuthz(const http::Request& r) {
 }
 
 http::Response AcmeServer::HandleChallenge(const http::Request& r) {
-  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes, logger_};
-  Checked<AuthedRequest> auth = internal::Authenticate(ctx, r, KeyMode::kKid);
+  Checked<AuthedRequest> auth = Authenticate(r, KeyMode::kKid);
   if (!auth.ok()) return auth.problem().ToResponse();
   const std::string& account_id = auth->account->id;
   Result<AcmeChallenge> challenge = acme_.GetChallenge(account_id, std::string(r.PathParam("id")));

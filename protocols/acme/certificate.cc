@@ -7,7 +7,6 @@
 
 namespace eg::acme {
 
-using internal::AuthContext;
 using internal::AuthedRequest;
 using internal::Checked;
 using internal::KeyMode;
@@ -35,8 +34,7 @@ std::optional<RevocationReason> ParseReason(int code) {
 }  // namespace
 
 http::Response AcmeServer::HandleCertificate(const http::Request& r) {
-  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes, logger_};
-  Checked<AuthedRequest> auth = internal::Authenticate(ctx, r, KeyMode::kKid);
+  Checked<AuthedRequest> auth = Authenticate(r, KeyMode::kKid);
   if (!auth.ok()) return auth.problem().ToResponse();
   if (!auth->post_as_get)
     return Malformed("a certificate is fetched with POST-as-GET").ToResponse();
@@ -61,8 +59,7 @@ http::Response AcmeServer::HandleCertificate(const http::Request& r) {
 }
 
 http::Response AcmeServer::HandleRevokeCert(const http::Request& r) {
-  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes, logger_};
-  Checked<AuthedRequest> auth = internal::Authenticate(ctx, r, KeyMode::kEither);
+  Checked<AuthedRequest> auth = Authenticate(r, KeyMode::kEither);
   if (!auth.ok()) return auth.problem().ToResponse();
   const nlohmann::json& payload = auth->payload;
   if (auth->post_as_get || !payload.contains("certificate") ||

@@ -375,25 +375,16 @@ void ChallengeWorker::MarkAuthorizationValid(const Target& target) {
   }
   const TimePoint now = clock_.Now();
   ForEachPendingOrder(target, [&](AcmeOrder order) {
-    for (int i = 0; i < kWriteRetries; ++i) {
-      if (order.status != AcmeOrderStatus::kPending || order.expires <= now) return;
-      for (const std::string& id : order.authorization_ids) {
-        auto a = store_.GetAuthorization(order.account_id, id);
-        if (!a.ok() || a->status != AcmeAuthzStatus::kValid) return;  // not ready yet
+    UpdateOrder(std::move(order), "ready", [&](AcmeOrder& o) {
+      if (o.status != AcmeOrderStatus::kPending || o.expires <= now) return false;
+      for (const std::string& id : o.authorization_ids) {
+        auto a = store_.GetAuthorization(o.account_id, id);
+        if (!a.ok() || a->status != AcmeAuthzStatus::kValid) return false;  // not ready yet
       }
-      order.status = AcmeOrderStatus::kReady;
-      order.updated_at = now;
-      auto written = store_.UpdateOrder(order);
-      if (written.ok()) {
-        logger_.Info("acme order ready", {{"order", order.id}});
-        return;
-      }
-      if (written.error().code() != ErrorCode::kConflict) break;
-      auto reread = store_.GetOrder(order.account_id, order.id);
-      if (!reread.ok()) break;
-      order = std::move(reread).value();
-    }
-    logger_.Warn("acme challenge worker: could not mark the order ready", {{"order", order.id}});
+      o.status = AcmeOrderStatus::kReady;
+      o.updated_at = now;
+      return true;
+    });
   });
 }
 
@@ -422,23 +413,32 @@ void ChallengeWorker::InvalidateAuthorization(const Target& target, AcmeAuthzSta
   }
   const TimePoint now = clock_.Now();
   ForEachPendingOrder(target, [&](AcmeOrder order) {
-    for (int i = 0; i < kWriteRetries; ++i) {
-      if (order.status != AcmeOrderStatus::kPending) return;
-      order.status = AcmeOrderStatus::kInvalid;
-      order.error = order_error;
-      order.updated_at = now;
-      auto written = store_.UpdateOrder(order);
-      if (written.ok()) {
-        logger_.Info("acme order invalid", {{"order", order.id}});
-        return;
-      }
-      if (written.error().code() != ErrorCode::kConflict) break;
-      auto reread = store_.GetOrder(order.account_id, order.id);
-      if (!reread.ok()) break;
-      order = std::move(reread).value();
-    }
-    logger_.Warn("acme challenge worker: could not mark the order invalid", {{"order", order.id}});
+    UpdateOrder(std::move(order), "invalid", [&](AcmeOrder& o) {
+      if (o.status != AcmeOrderStatus::kPending) return false;
+      o.status = AcmeOrderStatus::kInvalid;
+      o.error = order_error;
+      o.updated_at = now;
+      return true;
+    });
   });
+}
+
+void ChallengeWorker::UpdateOrder(AcmeOrder order, std::string_view outcome,
+                                  const std::function<bool(AcmeOrder&)>& change) {
+  for (int i = 0; i < kWriteRetries; ++i) {
+    if (!change(order)) return;
+    auto written = store_.UpdateOrder(order);
+    if (written.ok()) {
+      logger_.Info("acme order " + std::string(outcome), {{"order", order.id}});
+      return;
+    }
+    if (written.error().code() != ErrorCode::kConflict) break;
+    auto reread = store_.GetOrder(order.account_id, order.id);
+    if (!reread.ok()) break;
+    order = std::move(reread).value();
+  }
+  logger_.Warn("acme challenge worker: could not mark the order " + std::string(outcome),
+               {{"order", order.id}});
 }
 
 }  // namespace eg::acme

@@ -39,8 +39,10 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -96,6 +98,11 @@ class ChallengeWorker {
                                const std::string& order_error);
   template <typename Fn>
   void ForEachPendingOrder(const Target& target, Fn&& fn);
+  // Writes `order` after `change` (which returns false when the order is no longer to be
+  // changed), re-reading and re-applying on a version conflict; logs the outcome ("ready",
+  // "invalid").
+  void UpdateOrder(AcmeOrder order, std::string_view outcome,
+                   const std::function<bool(AcmeOrder&)>& change);
   bool WriteChallenge(const AcmeChallenge& challenge);
 
   AcmeStore& store_;

@@ -18,6 +18,7 @@
 #include "core/ports/store.h"
 #include "crypto/jose/jws.h"
 #include "crypto/key.h"
+#include "mapping/snapshot.h"
 #include "protocols/acme/linker.h"
 #include "protocols/acme/problem.h"
 #include "protocols/http/message.h"
@@ -71,6 +72,11 @@ struct AuthedRequest {
 // consumed only for an otherwise good request), and that the payload is empty or a JSON object.
 Checked<AuthedRequest> Authenticate(const AuthContext& context, const http::Request& request,
                                     KeyMode mode);
+
+// The enrollment account an ACME account's requests use, if `snapshot` still configures it for
+// ACME; else the unauthorized problem the client gets.
+Checked<const config::AccountConfig*> AcmeEnrollmentAccount(
+    const mapping::MappingSnapshot& snapshot, const AcmeAccount& account);
 
 // Parses JSON text without exceptions; nullopt when it is not JSON.
 std::optional<nlohmann::json> ParseJson(std::string_view text);

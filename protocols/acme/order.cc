@@ -15,7 +15,6 @@
 
 namespace eg::acme {
 
-using internal::AuthContext;
 using internal::AuthedRequest;
 using internal::Checked;
 using internal::KeyMode;
@@ -93,20 +92,16 @@ Result<AcmeOrder> AcmeServer::RefreshOrder(AcmeOrder order, std::chrono::seconds
 }
 
 http::Response AcmeServer::HandleNewOrder(const http::Request& r) {
-  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes, logger_};
-  Checked<AuthedRequest> auth = internal::Authenticate(ctx, r, KeyMode::kKid);
+  Checked<AuthedRequest> auth = Authenticate(r, KeyMode::kKid);
   if (!auth.ok()) return auth.problem().ToResponse();
   if (auth->post_as_get) return Malformed("newOrder needs a payload").ToResponse();
   const AcmeAccount& account = *auth->account;
   const nlohmann::json& payload = auth->payload;
 
   std::shared_ptr<const mapping::MappingSnapshot> snapshot = mapping_();
-  const config::AccountConfig* enrollment = snapshot->FindAccount(account.enrollment_account);
-  if (enrollment == nullptr || !enrollment->Allows(config::Protocol::kAcme)) {
-    return Unauthorized("the account's enrollment account \"" + account.enrollment_account +
-                        "\" is no longer configured for ACME")
-        .ToResponse();
-  }
+  Checked<const config::AccountConfig*> found = internal::AcmeEnrollmentAccount(*snapshot, account);
+  if (!found.ok()) return found.problem().ToResponse();
+  const config::AccountConfig* enrollment = *found;
 
   Checked<std::vector<AcmeIdentifier>> identifiers = ParseOrderIdentifiers(
       payload.contains("identifiers") ? payload["identifiers"] : nlohmann::json());
@@ -228,8 +223,7 @@ http::Response AcmeServer::HandleNewOrder(const http::Request& r) {
 }
 
 http::Response AcmeServer::HandleOrder(const http::Request& r) {
-  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes, logger_};
-  Checked<AuthedRequest> auth = internal::Authenticate(ctx, r, KeyMode::kKid);
+  Checked<AuthedRequest> auth = Authenticate(r, KeyMode::kKid);
   if (!auth.ok()) return auth.problem().ToResponse();
   if (!auth->post_as_get) return Malformed("an order is read with POST-as-GET").ToResponse();
   Result<AcmeOrder> order = acme_.GetOrder(auth->account->id, std::string(r.PathParam("id")));
@@ -241,8 +235,7 @@ http::Response AcmeServer::HandleOrder(const http::Request& r) {
 }
 
 http::Response AcmeServer::HandleFinalize(const http::Request& r) {
-  AuthContext ctx{store_, acme_, linker_, clock_, options_.max_body_bytes, logger_};
-  Checked<AuthedRequest> auth = internal::Authenticate(ctx, r, KeyMode::kKid);
+  Checked<AuthedRequest> auth = Authenticate(r, KeyMode::kKid);
   if (!auth.ok()) return auth.problem().ToResponse();
   if (auth->post_as_get || !auth->payload["csr"].is_string()) {
     return Malformed("finalize needs {\"csr\": base64url(DER)}").ToResponse();
@@ -273,12 +266,9 @@ http::Response AcmeServer::HandleFinalize(const http::Request& r) {
   }
 
   std::shared_ptr<const mapping::MappingSnapshot> snapshot = mapping_();
-  const config::AccountConfig* enrollment = snapshot->FindAccount(account.enrollment_account);
-  if (enrollment == nullptr || !enrollment->Allows(config::Protocol::kAcme)) {
-    return Unauthorized("the account's enrollment account \"" + account.enrollment_account +
-                        "\" is no longer configured for ACME")
-        .ToResponse();
-  }
+  Checked<const config::AccountConfig*> found = internal::AcmeEnrollmentAccount(*snapshot, account);
+  if (!found.ok()) return found.problem().ToResponse();
+  const config::AccountConfig* enrollment = *found;
   Checked<bool> names = CheckCsrNames(enrollment->cert_type, *csr, order.identifiers);
   if (!names.ok()) return names.problem().ToResponse();
 

@@ -86,6 +86,13 @@ http::Response AcmeServer::Serve(const char* name, Handler handler, const http::
   return response;
 }
 
+internal::Checked<internal::AuthedRequest> AcmeServer::Authenticate(const http::Request& r,
+                                                                    internal::KeyMode mode) {
+  const internal::AuthContext context{store_, acme_, linker_, clock_, options_.max_body_bytes,
+                                      logger_};
+  return internal::Authenticate(context, r, mode);
+}
+
 Problem AcmeServer::Fail(const Error& error, std::string_view what) {
   Problem p = ProblemFromError(error);
   if (p.status >= 500) {

@@ -33,6 +33,12 @@ namespace eg::acme {
 
 class ChallengeWorker;
 struct Problem;
+namespace internal {
+template <typename T>
+class Checked;
+struct AuthedRequest;
+enum class KeyMode;
+}  // namespace internal
 
 struct ServerOptions {
   std::string public_url;        // "" = "https://" + Host
@@ -98,6 +104,9 @@ class AcmeServer {
 
   // A problem for an unexpected error: logged with `what`, rendered without internals when 5xx.
   Problem Fail(const Error& error, std::string_view what);
+  // The JWS pipeline (internal::Authenticate) with this server's store, linker, clock and limit.
+  internal::Checked<internal::AuthedRequest> Authenticate(const http::Request& r,
+                                                          internal::KeyMode mode);
   // An order brought up to date: pending → ready/invalid from its authorizations, expiry,
   // processing → valid/invalid from the issuance service. Writes only when something changed.
   // `retry_after` (may be null) gets the Retry-After for a processing order.

@@ -46,14 +46,7 @@ double Days(Clock::duration d) {
   return std::chrono::duration_cast<std::chrono::seconds>(d).count() / 86400.0;
 }
 
-class AcmeAriTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    d_ = DaemonUnderTest::Get();
-    ASSERT_NE(d_, nullptr) << "enrollgated did not start: " << DaemonUnderTest::start_error();
-  }
-  DaemonUnderTest* d_ = nullptr;
-};
+class AcmeAriTest : public DaemonTest {};
 
 TEST_F(AcmeAriTest, WindowForAFreshCertificateFollowsTheMappingsAutoRenewDays) {
   auto client = d_->NewClient();

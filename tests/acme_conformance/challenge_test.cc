@@ -92,11 +92,11 @@ class Http01Responder {
   std::thread thread_;
 };
 
-class AcmeChallengeTest : public ::testing::Test {
+class AcmeChallengeTest : public DaemonTest {
  protected:
   void SetUp() override {
-    d_ = DaemonUnderTest::Get();
-    ASSERT_NE(d_, nullptr) << "enrollgated did not start: " << DaemonUnderTest::start_error();
+    DaemonTest::SetUp();
+    if (HasFatalFailure()) return;
     client_ = d_->NewClient();
     ASSERT_NE(client_, nullptr);
     Reply account = client_->NewAccount(std::nullopt);  // no EAB: `web-challenge`
@@ -122,7 +122,6 @@ class AcmeChallengeTest : public ::testing::Test {
     EXPECT_EQ(challenge_.value("status", ""), "pending");
   }
 
-  DaemonUnderTest* d_ = nullptr;
   std::unique_ptr<AcmeClient> client_;
   std::string order_url_, authz_url_;
   json challenge_;

@@ -16,6 +16,8 @@
 // Not thread-safe: used from the gtest main thread.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -116,5 +118,16 @@ testing::RunResult RunTool(const std::vector<std::string>& argv,
 
 // The absolute path of `program` on PATH, or "" when it is not installed.
 std::string FindProgram(const std::string& program);
+
+// The fixture every suite here derives from: the shared daemon in d_, or a failed test saying
+// why it did not start.
+class DaemonTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    d_ = DaemonUnderTest::Get();
+    ASSERT_NE(d_, nullptr) << "enrollgated did not start: " << DaemonUnderTest::start_error();
+  }
+  DaemonUnderTest* d_ = nullptr;
+};
 
 }  // namespace eg::acme_test

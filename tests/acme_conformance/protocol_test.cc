@@ -31,13 +31,8 @@ void ExpectProblem(const Reply& r, std::string_view type) {
 
 std::string B64u(std::string_view s) { return crypto::Base64UrlEncode(s); }
 
-class AcmeProtocolTest : public ::testing::Test {
+class AcmeProtocolTest : public DaemonTest {
  protected:
-  void SetUp() override {
-    d_ = DaemonUnderTest::Get();
-    ASSERT_NE(d_, nullptr) << "enrollgated did not start: " << DaemonUnderTest::start_error();
-  }
-
   // A client with a fresh `web` account registered through a fresh EAB credential.
   std::unique_ptr<AcmeClient> WebAccount() {
     auto client = d_->NewClient();
@@ -59,8 +54,6 @@ class AcmeProtocolTest : public ::testing::Test {
     EXPECT_EQ(ready.Json().value("status", ""), "ready") << ready.Describe();
     return {url, ready.Json()};
   }
-
-  DaemonUnderTest* d_ = nullptr;
 };
 
 TEST_F(AcmeProtocolTest, DirectoryAndNonces) {

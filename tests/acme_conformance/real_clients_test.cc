@@ -55,13 +55,8 @@ json FindBySerial(const std::vector<json>& enrollments, const std::string& seria
   return json();
 }
 
-class RealClientTest : public ::testing::Test {
+class RealClientTest : public DaemonTest {
  protected:
-  void SetUp() override {
-    d_ = DaemonUnderTest::Get();
-    ASSERT_NE(d_, nullptr) << "enrollgated did not start: " << DaemonUnderTest::start_error();
-  }
-
   // Skips the test (with the reason) when `program` is not installed.
   std::string Require(const std::string& program) {
     std::string path = FindProgram(program);
@@ -105,7 +100,6 @@ class RealClientTest : public ::testing::Test {
     return {{"LEGO_CA_CERTIFICATES", d_->ca_bundle_path()}};
   }
 
-  DaemonUnderTest* d_ = nullptr;
   std::string missing_;
 };
 

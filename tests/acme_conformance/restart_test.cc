@@ -12,14 +12,7 @@ namespace {
 
 using nlohmann::json;
 
-class AcmeRestartTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    d_ = DaemonUnderTest::Get();
-    ASSERT_NE(d_, nullptr) << "enrollgated did not start: " << DaemonUnderTest::start_error();
-  }
-  DaemonUnderTest* d_ = nullptr;
-};
+class AcmeRestartTest : public DaemonTest {};
 
 TEST_F(AcmeRestartTest, ProcessingOrderAndNoncesSurviveARestart) {
   const std::string name = "restart-approval.example.test";

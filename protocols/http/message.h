@@ -27,6 +27,15 @@ struct ClientIdentity {
   std::vector<std::vector<uint8_t>> peer_chain_der;
   // HTTP Basic user after authentication (EST); empty until a protocol layer sets it.
   std::string basic_user;
+  // The TLS version of the connection ("TLS1.2", "TLS1.3"); "" if unknown.
+  std::string tls_version;
+  // The connection's TLS channel binding, for EST proof of possession linked to TLS
+  // (RFC 7030 §3.5): tls-unique (RFC 5929) on TLS 1.2, tls-exporter (RFC 9266, 32 bytes) on
+  // TLS 1.3. The transport fills it only for EST paths; empty when it cannot (a proxy ended TLS).
+  std::vector<uint8_t> channel_binding;
+  // True when peer_chain_der came from a trusted TLS-terminating proxy's header (the transport
+  // accepts that header only from configured proxy addresses), not from this TLS connection.
+  bool via_proxy = false;
 };
 
 struct Request {

@@ -59,7 +59,8 @@ const std::map<std::string, Rule>& Table() {
       // than protocols/acme's row in the architecture table, which they sit under).
       {"protocols/acme/validation",
        {{"core", "crypto", "protocols/acme/validation"}, Join({kBoost, kOpenSsl, kAres})}},
-      {"protocols/est", {{"core", "crypto", "issuance", "protocols/http", "protocols/est"}, {}}},
+      {"protocols/est",
+       {{"core", "crypto", "mapping", "issuance", "protocols/http", "protocols/est"}, {}}},
       {"daemon",
        {{"core", "crypto", "config", "mapping", "issuance", "scm/client", "scm/emulator", "storage",
          "protocols/http", "protocols/acme", "protocols/est", "daemon"},

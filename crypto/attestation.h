@@ -39,8 +39,9 @@
 // key inside the PKCS#7 chain; Luna's signed key-attribute blob is not appraised.
 // The CSR's own signature (proof of possession) is the caller's check (Csr::VerifySignature).
 //
-// Known limit: YubiKey 5.2.x/4.x slot f9 intermediates lack basicConstraints, which OpenSSL's
-// chain verification (and so VerifyChain) refuses as "invalid CA certificate".
+// Known limit: the slot f9 intermediate of some YubiKey firmware (5.2.4 reported, Yubico's
+// yubikey-manager issue 522) lacks basicConstraints; OpenSSL's chain verification, and so
+// VerifyChain, refuses it as "invalid CA certificate".
 //
 // Pure functions; thread-safe.
 #pragma once

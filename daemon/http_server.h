@@ -7,6 +7,11 @@
 // handler (at once when Content-Length says so, else once the oversized body has been read and
 // discarded). Idle connections time out after `connection_timeout`.
 //
+// Who the client is goes into Request::client: its address, the TLS version, the certificate
+// chain it presented (ClientCertMode::kRequest asks for one; nothing is verified here), the
+// channel binding for paths under `channel_binding_prefix`, and — only from a trusted proxy's
+// address — the certificate the proxy forwarded in a header instead of the TLS peer's.
+//
 // Ownership: the server borrows the Router and the Logger (both must outlive it) and owns the
 // libmicrohttpd daemon. Thread-safety: handlers run on the pool's threads, several at once;
 // port() may be called from any thread; Drain() from one thread, once (the destructor drains

@@ -230,9 +230,15 @@ void HttpServer::FillRequest(MHD_Connection* connection, RequestContext& ctx) {
 }
 
 bool HttpServer::IsTrustedProxy(const std::string& address) const {
+  if (address.empty()) return false;
   config::NamePolicy proxies;
   proxies.ip_ranges = options_.trusted_proxies;
-  return !address.empty() && mapping::CheckIpAddress(proxies, address).ok();
+  if (mapping::CheckIpAddress(proxies, address).ok()) return true;
+  // On a dual-stack IPv6 socket an IPv4 proxy shows as ::ffff:a.b.c.d.
+  constexpr std::string_view kMapped = "::ffff:";
+  return address.size() > kMapped.size() && address.rfind(kMapped, 0) == 0 &&
+         address.find('.') != std::string::npos &&
+         mapping::CheckIpAddress(proxies, address.substr(kMapped.size())).ok();
 }
 
 void HttpServer::FillFromProxy(http::Request& request) {

@@ -132,6 +132,23 @@ struct AcmeConfig {
   AcmeValidationConfig validation;
 };
 
+// The EST server's own settings (the per-account EST rules are in AccountConfig::est).
+struct EstConfig {
+  // Addresses of TLS-terminating proxies ("192.0.2.7/32", "2001:db8::/64") whose
+  // client_cert_header is believed; from any other address the header is ignored.
+  std::vector<std::string> trusted_proxies;
+  // The header such a proxy puts the client's certificate in (URL-encoded PEM, as nginx's
+  // $ssl_client_escaped_cert).
+  std::string client_cert_header = "X-SSL-Client-Cert";
+  // The label served at /.well-known/est/ without a label. The loader fills it when unset: the
+  // label of the only account serving EST; "" (no default, 404) when there are several.
+  std::string default_label;
+  // AES-256 key (64 hex characters) sealing server-generated private keys until collected;
+  // "" = STATE/est-server-key.kek. The daemon generates it (mode 0600) when the file is missing.
+  std::string server_key_kek_file;
+  size_t max_body_bytes = 64 * 1024;  // largest EST request body; not above server's
+};
+
 struct Config {
   std::string state_dir = "var";  // everything the daemon writes, unless a path says otherwise
   LogLevel log_level = LogLevel::kInfo;
@@ -140,6 +157,7 @@ struct Config {
   ScmConfig scm;
   IssuanceConfig issuance;
   AcmeConfig acme;
+  EstConfig est;
   std::vector<AccountConfig> accounts;
   std::string source_path;  // the file it came from (for messages)
   // Problems worth logging that do not stop loading ("scm.auth.password_file: readable by group

@@ -232,7 +232,7 @@ class Loader {
     EG_ASSIGN_OR_RETURN(ObjectReader top,
                         ObjectReader::Open(root, "",
                                            {"state_dir", "log_level", "server", "store", "scm",
-                                            "issuance", "acme", "accounts"}));
+                                            "issuance", "acme", "est", "accounts"}));
     EG_TRY(top.String("state_dir", &config.state_dir, /*non_empty=*/true));
     config.state_dir = Resolve(config.state_dir);
     std::string level;
@@ -261,6 +261,7 @@ class Loader {
     }
     if (const Json* j = top.Find("acme")) EG_TRY(LoadAcmeServer(*j, &config.acme));
     EG_TRY(LoadAccounts(top, &config.accounts));
+    EG_TRY(LoadEstServer(top.Find("est"), &config));
     EG_TRY(CheckCodeSigningLogin(config));
     ApplyDefaults(&config);
     if (options_.read_secrets) EG_TRY(ReadFiles(&config));
@@ -464,6 +465,67 @@ class Loader {
     v->timeout = std::chrono::milliseconds(ms);
     EG_TRY(r.Int("max_attempts", &v->max_attempts, 1, 20));
     EG_TRY(r.Int("workers", &v->workers, 1, 256));
+    return Ok();
+  }
+
+  // -- est (the server; accounts[].est is LoadEst) --
+
+  Result<void> LoadEstServer(const Json* json, Config* config) {
+    EstConfig& e = config->est;
+    bool label_given = false;
+    if (json != nullptr) {
+      EG_ASSIGN_OR_RETURN(
+          ObjectReader r,
+          ObjectReader::Open(*json, "est",
+                             {"trusted_proxies", "client_cert_header", "default_label",
+                              "server_key_kek_file", "max_body_bytes"}));
+      EG_TRY(r.StringList("trusted_proxies", &e.trusted_proxies));
+      for (size_t i = 0; i < e.trusted_proxies.size(); ++i) {
+        std::string why;
+        if (!IsValidCidr(e.trusted_proxies[i], &why)) {
+          return PathError(IndexPath(r.PathOf("trusted_proxies"), i),
+                           "not a CIDR range: " + why + " (got " + Quoted(e.trusted_proxies[i]) +
+                               "; one address is \"192.0.2.7/32\")");
+        }
+      }
+      EG_TRY(r.String("client_cert_header", &e.client_cert_header, true));
+      for (char c : e.client_cert_header) {
+        const bool token = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                           (c >= '0' && c <= '9') || c == '-' || c == '_';
+        if (!token) {
+          return r.ErrorAt("client_cert_header",
+                           "must be an HTTP header name of A-Z a-z 0-9 - _ (got " +
+                               Quoted(e.client_cert_header) + ")");
+        }
+      }
+      label_given = r.Has("default_label");
+      EG_TRY(r.String("default_label", &e.default_label));
+      EG_TRY(r.String("server_key_kek_file", &e.server_key_kek_file, true));
+      EG_TRY(r.Int("max_body_bytes", &e.max_body_bytes, 1024, 64 << 20));
+      if (e.max_body_bytes > config->server.max_body_bytes) {
+        return r.ErrorAt("max_body_bytes", "must not exceed server.max_body_bytes (" +
+                                               std::to_string(config->server.max_body_bytes) +
+                                               "), which the transport enforces first");
+      }
+    }
+    std::vector<std::string> labels;
+    for (const AccountConfig& a : config->accounts) {
+      if (a.Allows(Protocol::kEst)) labels.push_back(a.est.label);
+    }
+    if (!label_given) {
+      // Unset: the only EST label, else none (a request without a label is then 404).
+      if (labels.size() == 1) e.default_label = labels.front();
+      return Ok();
+    }
+    if (e.default_label.empty()) return Ok();  // "" given: explicitly none
+    if (std::find(labels.begin(), labels.end(), e.default_label) == labels.end()) {
+      std::string known;
+      for (const std::string& l : labels) known += (known.empty() ? "" : ", ") + Quoted(l);
+      return PathError(
+          "est.default_label",
+          "no account serves EST label " + Quoted(e.default_label) +
+              (known.empty() ? " (no account serves EST)" : " (labels: " + known + ")"));
+    }
     return Ok();
   }
 
@@ -977,7 +1039,8 @@ class Loader {
         ObjectReader er,
         ObjectReader::Open(*j, r.PathOf("est"),
                            {"label", "auth_none", "basic_users", "client_cert_anchor_files",
-                            "client_cert_subject_pattern", "link_pop_to_tls"}));
+                            "client_cert_subject_pattern", "link_pop_to_tls",
+                            "accept_issued_certificates", "ca_certs_file"}));
     EG_TRY(er.Require("label"));
     EG_TRY(er.String("label", &s.label));
     static constexpr std::string_view kOperations[] = {"cacerts", "simpleenroll", "simplereenroll",
@@ -995,7 +1058,8 @@ class Loader {
       for (size_t i = 0; i < users->size(); ++i) {
         std::string upath = IndexPath(er.PathOf("basic_users"), i);
         EG_ASSIGN_OR_RETURN(ObjectReader u,
-                            ObjectReader::Open((*users)[i], upath, {"user", "password_hash"}));
+                            ObjectReader::Open((*users)[i], upath,
+                                               {"user", "password_hash", "password_hash_file"}));
         BasicUser b;
         EG_TRY(u.Require("user"));
         EG_TRY(u.String("user", &b.user, true));
@@ -1008,10 +1072,19 @@ class Loader {
           if (other.user == b.user)
             return u.ErrorAt("user", "user " + Quoted(b.user) + " listed twice");
         }
-        EG_TRY(u.Require("password_hash"));
-        EG_TRY(u.String("password_hash", &b.password_hash));
-        std::string why;
-        if (!IsValidPasswordHash(b.password_hash, &why)) return u.ErrorAt("password_hash", why);
+        if (u.Has("password_hash") == u.Has("password_hash_file")) {
+          return PathError(upath,
+                           "give exactly one of password_hash and password_hash_file (`enrollgate "
+                           "est password` writes the file)");
+        }
+        if (u.Has("password_hash")) {
+          EG_TRY(u.String("password_hash", &b.password_hash));
+          std::string why;
+          if (!IsValidPasswordHash(b.password_hash, &why)) return u.ErrorAt("password_hash", why);
+        } else {
+          EG_TRY(u.String("password_hash_file", &b.password_hash_file, true));
+          b.password_hash_file = Resolve(b.password_hash_file);
+        }
         s.basic_users.push_back(std::move(b));
       }
     }
@@ -1030,6 +1103,9 @@ class Loader {
       }
     }
     EG_TRY(er.Bool("link_pop_to_tls", &s.link_pop_to_tls));
+    EG_TRY(er.Bool("accept_issued_certificates", &s.accept_issued_certificates));
+    EG_TRY(er.String("ca_certs_file", &s.ca_certs_file, true));
+    s.ca_certs_file = Resolve(s.ca_certs_file);
     bool other_auth = !s.basic_users.empty() || !s.client_cert_anchor_files.empty();
     if (s.auth_none && other_auth) {
       return er.ErrorAt("auth_none",
@@ -1037,8 +1113,13 @@ class Loader {
     }
     if (!s.auth_none && !other_auth) {
       Warn(er.path(),
-           "no authentication configured (no basic_users, no client_cert_anchor_files, "
-           "auth_none false): every EST request to this label is refused");
+           s.accept_issued_certificates
+               ? "no authentication for a first enrollment (no basic_users, no "
+                 "client_cert_anchor_files, auth_none false): only clients holding a certificate "
+                 "this gateway issued under the account are served"
+               : "no authentication configured (no basic_users, no client_cert_anchor_files, "
+                 "auth_none false, accept_issued_certificates false): every EST request to "
+                 "this label is refused");
     }
     return Ok();
   }
@@ -1053,6 +1134,7 @@ class Loader {
     under_state(&c->store.sqlite_path, "enrollgate.db");
     under_state(&c->scm.embedded.state_dir, "scm-emulator");
     under_state(&c->server.ca_bundle_out, "ca-bundle.pem");
+    under_state(&c->est.server_key_kek_file, "est-server-key.kek");
     for (std::string* p :
          {&c->server.tls_cert_file, &c->server.tls_key_file, &c->scm.ca_bundle_file,
           &c->scm.embedded.config_file, &c->scm.auth.password_file, &c->scm.auth.client_cert_file,
@@ -1130,11 +1212,39 @@ class Loader {
                        IndexPath(path + ".est.client_cert_anchor_files", k), false,
                        "CERTIFICATE-----"));
       }
+      EG_TRY(ReadEstFiles(path + ".est", acct.name, &c->accounts[i].est));
       for (size_t k = 0; k < acct.code_signing.attestation_anchor_files.size(); ++k) {
         EG_TRY(ReadPem(acct.code_signing.attestation_anchor_files[k],
                        IndexPath(path + ".code_signing.attestation_anchor_files", k), false,
                        "CERTIFICATE-----"));
       }
+    }
+    return Ok();
+  }
+
+  // The password hash files of the Basic users and the /cacerts PEM of one EST account.
+  Result<void> ReadEstFiles(const std::string& path, const std::string& account, EstSettings* s) {
+    for (size_t k = 0; k < s->basic_users.size(); ++k) {
+      BasicUser& b = s->basic_users[k];
+      if (b.password_hash_file.empty()) continue;
+      std::string key = IndexPath(path + ".basic_users", k) + ".password_hash_file";
+      std::error_code ec;
+      if (!fs::exists(b.password_hash_file, ec) && !ec) {
+        Warn(key, b.password_hash_file + " does not exist, so user " + Quoted(b.user) +
+                      " cannot log in; `enrollgate est password --account " + account + " --user " +
+                      b.user + "` creates it");
+        continue;
+      }
+      EG_ASSIGN_OR_RETURN(b.password_hash, ReadFirstLine(b.password_hash_file, key));
+      std::string why;
+      if (!IsValidPasswordHash(b.password_hash, &why)) {
+        b.password_hash.clear();
+        return PathError(key, b.password_hash_file + " does not hold a password hash: " + why);
+      }
+    }
+    if (!s->ca_certs_file.empty()) {
+      EG_ASSIGN_OR_RETURN(s->ca_certs_pem, ReadPem(s->ca_certs_file, path + ".ca_certs_file", false,
+                                                   "CERTIFICATE-----"));
     }
     return Ok();
   }

@@ -6,10 +6,12 @@
 #include <filesystem>
 #include <optional>
 #include <thread>
+#include <type_traits>
 
 #include "crypto/jose/jws.h"
 #include "crypto/x509.h"
 #include "daemon/asio_scheduler.h"
+#include "daemon/est_kek.h"
 #include "daemon/server_cert.h"
 #include "daemon/webhook_notifier.h"
 #include "issuance/catalog_codec.h"
@@ -17,6 +19,7 @@
 #include "protocols/acme/challenge_worker.h"
 #include "protocols/acme/server.h"
 #include "protocols/acme/validation/validator.h"
+#include "protocols/est/server.h"
 #include "scm/client/scm_client.h"
 #include "scm/emulator/emulator.h"
 
@@ -45,6 +48,7 @@ struct AcmeRuntime {
 };
 
 constexpr auto kNoncePurgeInterval = std::chrono::minutes(1);
+constexpr auto kServerKeyPurgeInterval = std::chrono::hours(1);
 
 namespace {
 
@@ -70,6 +74,32 @@ Result<void> MakeDirectory(const std::string& dir) {
   fs::create_directories(dir, ec);
   if (ec) return Unavailable("cannot create directory " + dir + ": " + ec.message());
   return Ok();
+}
+
+// The store's EstStore side. TODO(est-server merge): SqliteStore implements EstStore on branch
+// est-server; until then this is null and the daemon serves no EST. Once merged, pass *store_.
+template <typename S>
+EstStore* EstStoreOf(S& store) {
+  if constexpr (std::is_base_of_v<EstStore, S>) {
+    return &store;
+  } else {
+    return nullptr;
+  }
+}
+
+bool ServesEst(const std::vector<config::AccountConfig>& accounts) {
+  return std::any_of(accounts.begin(), accounts.end(), [](const config::AccountConfig& a) {
+    return a.Allows(config::Protocol::kEst);
+  });
+}
+
+// Whether any EST account authenticates TLS client certificates (its own anchors, or the
+// certificates this gateway issued).
+bool WantsClientCertificates(const std::vector<config::AccountConfig>& accounts) {
+  return std::any_of(accounts.begin(), accounts.end(), [](const config::AccountConfig& a) {
+    return a.Allows(config::Protocol::kEst) &&
+           (!a.est.client_cert_anchor_files.empty() || a.est.accept_issued_certificates);
+  });
 }
 
 bool IsTransient(const Error& e) {
@@ -190,6 +220,7 @@ Result<void> App::StartAll(const StopSignal& stop) {
   notifier_->Start();
   issuance_->Start();
   EG_TRY(StartAcme());
+  EG_TRY(StartEst());
 
   // Routes.
   health_ = std::make_unique<HealthHandler>(*store_, logger_);
@@ -205,11 +236,16 @@ Result<void> App::StartAll(const StopSignal& stop) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   server_options.threads = threads;
   server_options.max_body_bytes = config_.server.max_body_bytes;
-  server_options.too_large = [acme = acme_->server.get(), limit = config_.server.max_body_bytes](
+  server_options.too_large = [acme = acme_->server.get(), limit = config_.server.max_body_bytes,
+                              est = est_.get(), est_limit = config_.est.max_body_bytes](
                                  std::string_view path) -> std::optional<http::Response> {
-    if (path.rfind("/acme/", 0) != 0) return std::nullopt;
-    return acme->BodyTooLarge(limit);
+    if (path.rfind("/acme/", 0) == 0) return acme->BodyTooLarge(limit);
+    if (est != nullptr && path.rfind(est::kWellKnownPrefix, 0) == 0) {
+      return est->BodyTooLarge(est_limit);
+    }
+    return std::nullopt;
   };
+  EG_TRY(ConfigureClientCertificates(server_options, creds.issuer_pems));
   Result<std::unique_ptr<HttpServer>> server = HttpServer::Start(server_options, router_, logger_);
   if (!server.ok()) return server.error();
   server_ = std::move(server).value();
@@ -252,6 +288,82 @@ Result<void> App::StartAcme() {
       options);
   acme_->server->RegisterRoutes(router_);
   ScheduleNoncePurge();
+  return Ok();
+}
+
+Result<void> App::StartEst() {
+  if (!ServesEst(config_.accounts)) return Ok();
+  EstStore* est_store = EstStoreOf(*store_);
+  if (est_store == nullptr) {
+    logger_.Warn(
+        "EST accounts configured, but this build's store does not keep EST state yet: "
+        "EST is not served");
+    return Ok();
+  }
+  est::ServerOptions options;
+  options.default_label = config_.est.default_label;
+  options.max_body_bytes = config_.est.max_body_bytes;
+  // Embedded: the emulator's CA issues every certificate. Remote: SCM's issuing CAs are not
+  // known here; accounts name theirs in est.ca_certs_file.
+  options.default_ca_certs_pem = scm_ca_pem_;
+  EG_ASSIGN_OR_RETURN(
+      options.server_key_kek,
+      LoadOrCreateKek(config_.est.server_key_kek_file.empty()
+                          ? (fs::path(config_.state_dir) / "est-server-key.kek").string()
+                          : config_.est.server_key_kek_file,
+                      "est.server_key_kek_file", logger_));
+  est_ = std::make_unique<est::EstServer>(
+      *store_, *est_store, *issuance_, [this] { return this->mapping(); }, clock_, logger_,
+      std::move(options));
+  est_->RegisterRoutes(router_);
+  ScheduleServerKeyPurge();
+  logger_.Info("EST server ready", {{"default_label", config_.est.default_label}});
+  return Ok();
+}
+
+void App::ScheduleServerKeyPurge() {
+  // The EST server outlives the scheduler's tasks (Shutdown stops the scheduler first).
+  scheduler_->After(
+      std::chrono::duration_cast<std::chrono::milliseconds>(kServerKeyPurgeInterval), [this] {
+        Result<int64_t> purged = est_->PurgeServerKeys();
+        if (!purged.ok()) {
+          logger_.Warn("est: server-generated key purge failed",
+                       {{"error", purged.error().ToString()}});
+        } else if (*purged > 0) {
+          logger_.Info("est: server-generated keys past retention purged", {{"count", *purged}});
+        }
+        ScheduleServerKeyPurge();
+      });
+}
+
+Result<void> App::ConfigureClientCertificates(HttpServerOptions& options,
+                                              const std::vector<std::string>& issuer_pems) {
+  options.channel_binding_prefix = std::string(est::kWellKnownPrefix);
+  options.trusted_proxies = config_.est.trusted_proxies;
+  options.client_cert_header = config_.est.client_cert_header;
+  if (est_ == nullptr || !WantsClientCertificates(config_.accounts)) return Ok();
+  // The CA names the certificate request lists (a hint for clients; the EST server verifies):
+  // the accounts' anchors, the CAs the gateway's certificates come from.
+  std::string names;
+  auto add = [&names](const std::string& pem) {
+    if (pem.empty()) return;
+    names += pem;
+    if (names.back() != '\n') names += '\n';
+  };
+  for (const config::AccountConfig& a : config_.accounts) {
+    if (!a.Allows(config::Protocol::kEst)) continue;
+    for (const std::string& file : a.est.client_cert_anchor_files) {
+      Result<std::string> pem = ReadFile(file);
+      if (!pem.ok()) return pem.error().WithContext("EST client certificate anchors");
+      add(*pem);
+    }
+    add(a.est.ca_certs_pem);
+  }
+  add(scm_ca_pem_);
+  for (const std::string& pem : issuer_pems) add(pem);
+  if (names.empty()) add(options.cert_chain_pem);  // any name will do: clients send theirs
+  options.client_certificates = ClientCertMode::kRequest;
+  options.client_ca_pem = std::move(names);
   return Ok();
 }
 
@@ -450,6 +562,17 @@ Result<void> App::Reload(const config::Config& config) {
       kept.push_back("acme");
     }
   }
+  {
+    const config::EstConfig& x = config.est;
+    const config::EstConfig& y = config_.est;
+    if (x.trusted_proxies != y.trusted_proxies || x.client_cert_header != y.client_cert_header ||
+        x.default_label != y.default_label || x.server_key_kek_file != y.server_key_kek_file ||
+        x.max_body_bytes != y.max_body_bytes ||
+        ServesEst(config.accounts) != ServesEst(config_.accounts) ||
+        WantsClientCertificates(config.accounts) != WantsClientCertificates(config_.accounts)) {
+      kept.push_back("est");
+    }
+  }
   Result<std::shared_ptr<const MappingSnapshot>> next = BuildMapping(config.accounts);
   if (!next.ok()) {
     logger_.Error("reload refused; the previous enrollment accounts stay in force",
@@ -488,6 +611,7 @@ bool App::Shutdown() {
   if (issuance_ != nullptr) issuance_->Stop();
   if (notifier_ != nullptr) notifier_->Stop();
   if (scheduler_ != nullptr) scheduler_->Shutdown();
+  est_.reset();
   acme_.reset();
   issuance_.reset();
   notifier_.reset();

@@ -6,7 +6,9 @@
 // background scheduler, the webhook notifier, the issuance service (whose poller first finishes
 // what a crash left: intents and pending collects), the ACME server (its challenge validators on
 // an io_context thread of their own, the challenge worker on the scheduler, the nonce purge on a
-// timer), the router and the HTTPS server — and tears them down in reverse.
+// timer), the EST server when an account serves EST (its serverkeygen KEK read or generated, the
+// purge of sealed keys on a timer), the router and the HTTPS server (asking TLS clients for a
+// certificate when an EST account takes client certificates) — and tears them down in reverse.
 //
 // The mapping (accounts + catalog) is an immutable snapshot swapped whole by Reload (SIGHUP):
 // a request holds the snapshot it started with.
@@ -37,6 +39,9 @@
 
 namespace eg::scm_emulator {
 class Emulator;
+}
+namespace eg::est {
+class EstServer;
 }
 
 namespace eg::daemon {
@@ -86,6 +91,12 @@ class App {
   // The validators, the challenge worker and the ACME server, with its routes on router_.
   Result<void> StartAcme();
   void ScheduleNoncePurge();
+  // The EST server with its routes on router_, when an account serves EST.
+  Result<void> StartEst();
+  void ScheduleServerKeyPurge();
+  // How the HTTPS server treats TLS client certificates and proxies (EST).
+  Result<void> ConfigureClientCertificates(HttpServerOptions& options,
+                                           const std::vector<std::string>& issuer_pems);
   Result<void> WriteCaBundle(const std::vector<std::string>& issuer_pems,
                              const std::string& leaf_chain_pem);
 
@@ -106,6 +117,7 @@ class App {
   std::unique_ptr<WebhookNotifier> notifier_;
   std::unique_ptr<issuance::IssuanceService> issuance_;
   std::unique_ptr<AcmeRuntime> acme_;
+  std::unique_ptr<est::EstServer> est_;
   std::unique_ptr<HealthHandler> health_;
   http::Router router_;
   std::unique_ptr<HttpServer> server_;

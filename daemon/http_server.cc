@@ -12,6 +12,9 @@
 #include <cstring>
 #include <optional>
 
+#include "crypto/x509.h"
+#include "mapping/name_policy.h"
+
 namespace eg::daemon {
 
 // State shared between the connection's callbacks and the Responder's sink, which may run on
@@ -107,11 +110,13 @@ HttpServer::HttpServer(const HttpServerOptions& options, const http::Router& rou
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& options,
                                                       const http::Router& router, Logger& logger) {
-  if (options.client_certificates != ClientCertMode::kNone) {
-    return Error(ErrorCode::kUnimplemented, "TLS client certificate request is not implemented");
-  }
   if (options.cert_chain_pem.empty() || options.key_pem.empty()) {
     return InvalidArgument("the HTTPS server needs a certificate and a key");
+  }
+  const bool request_certs = options.client_certificates == ClientCertMode::kRequest;
+  if (request_certs && options.client_ca_pem.empty()) {
+    return InvalidArgument(
+        "asking TLS clients for a certificate needs the CA certificates to name");
   }
   std::unique_ptr<HttpServer> server(new HttpServer(options, router, logger));
   socklen_t addr_len = 0;
@@ -121,12 +126,20 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
                        MHD_USE_ERROR_LOG | MHD_USE_ITC;
   if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
   unsigned int threads = options.threads < 1 ? 1u : static_cast<unsigned int>(options.threads);
+  MHD_OptionItem trust_option[] = {
+      {MHD_OPTION_HTTPS_MEM_TRUST, 0, const_cast<char*>(server->options_.client_ca_pem.c_str())},
+      {MHD_OPTION_END, 0, nullptr}};
+  MHD_OptionItem no_option[] = {{MHD_OPTION_END, 0, nullptr}};
   server->daemon_ = MHD_start_daemon(
       flags, options.port, nullptr, nullptr, &Callbacks::Access, server.get(),
       MHD_OPTION_EXTERNAL_LOGGER, &Callbacks::Log, server.get(),  // first: catches all
       MHD_OPTION_SOCK_ADDR, reinterpret_cast<sockaddr*>(&addr),   //
       MHD_OPTION_HTTPS_MEM_CERT, options.cert_chain_pem.c_str(),  //
       MHD_OPTION_HTTPS_MEM_KEY, options.key_pem.c_str(),          //
+      // With a trust list libmicrohttpd asks every client for a certificate without requiring
+      // one (GNUTLS_CERT_REQUEST) and verifies nothing: the protocol layers judge the chain.
+      // MHD_OPTION_ARRAY with an empty array when certificates are not asked for.
+      MHD_OPTION_ARRAY, request_certs ? trust_option : no_option,  //
       MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2",
       MHD_OPTION_THREAD_POOL_SIZE, threads,  //
       MHD_OPTION_CONNECTION_TIMEOUT,
@@ -141,7 +154,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Start(const HttpServerOptions& o
   server->port_ = info != nullptr ? info->port : options.port;
   logger.Info("https server started", {{"host", options.host},
                                        {"port", static_cast<int>(server->port_)},
-                                       {"threads", static_cast<int>(threads)}});
+                                       {"threads", static_cast<int>(threads)},
+                                       {"client_certificates", request_certs}});
   return server;
 }
 
@@ -173,17 +187,77 @@ void HttpServer::FillRequest(MHD_Connection* connection, RequestContext& ctx) {
   const MHD_ConnectionInfo* addr =
       MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
   if (addr != nullptr) request.client.remote_address = AddressText(addr->client_addr);
-  // The peer's certificate chain, if it sent one (only when the server asks: see ClientCertMode).
   const MHD_ConnectionInfo* tls =
       MHD_get_connection_info(connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
-  if (tls != nullptr && tls->tls_session != nullptr) {
-    auto session = static_cast<gnutls_session_t>(tls->tls_session);
-    unsigned int count = 0;
-    const gnutls_datum_t* peers = gnutls_certificate_get_peers(session, &count);
-    for (unsigned int i = 0; peers != nullptr && i < count; ++i) {
-      request.client.peer_chain_der.emplace_back(peers[i].data, peers[i].data + peers[i].size);
+  if (tls == nullptr || tls->tls_session == nullptr) return;
+  auto session = static_cast<gnutls_session_t>(tls->tls_session);
+  const gnutls_protocol_t version = gnutls_protocol_get_version(session);
+  if (version == GNUTLS_TLS1_2) request.client.tls_version = "TLS1.2";
+  if (version == GNUTLS_TLS1_3) request.client.tls_version = "TLS1.3";
+  if (!options_.trusted_proxies.empty() && IsTrustedProxy(request.client.remote_address)) {
+    FillFromProxy(request);  // the TLS peer is the proxy: neither its certificate nor binding
+    return;
+  }
+  if (const auto forwarded = request.headers.Get(options_.client_cert_header)) {
+    logger_.Debug("client certificate header ignored: not from a trusted proxy",
+                  {{"remote", request.client.remote_address},
+                   {"header", options_.client_cert_header},
+                   {"bytes", forwarded->size()}});
+  }
+  // The peer's certificate chain, if it sent one (only when the server asks: ClientCertMode).
+  unsigned int count = 0;
+  const gnutls_datum_t* peers = gnutls_certificate_get_peers(session, &count);
+  for (unsigned int i = 0; peers != nullptr && i < count; ++i) {
+    request.client.peer_chain_der.emplace_back(peers[i].data, peers[i].data + peers[i].size);
+  }
+  // RFC 7030 §3.5 (tls-unique, RFC 5929) on TLS 1.2; RFC 9266 (tls-exporter) on TLS 1.3.
+  const std::string& prefix = options_.channel_binding_prefix;
+  const std::string& path = request.path;
+  const bool bound = !prefix.empty() && path.rfind(prefix, 0) == 0 &&
+                     (path.size() == prefix.size() || path[prefix.size()] == '/');
+  if (bound && !request.client.tls_version.empty()) {
+    gnutls_datum_t cb{};
+    const gnutls_channel_binding_t type =
+        version == GNUTLS_TLS1_3 ? GNUTLS_CB_TLS_EXPORTER : GNUTLS_CB_TLS_UNIQUE;
+    if (gnutls_session_channel_binding(session, type, &cb) == GNUTLS_E_SUCCESS) {
+      request.client.channel_binding.assign(cb.data, cb.data + cb.size);
+      gnutls_free(cb.data);
+    } else {
+      logger_.Warn("no TLS channel binding for this connection",
+                   {{"remote", request.client.remote_address}, {"path", path}});
     }
   }
+}
+
+bool HttpServer::IsTrustedProxy(const std::string& address) const {
+  if (address.empty()) return false;
+  config::NamePolicy proxies;
+  proxies.ip_ranges = options_.trusted_proxies;
+  if (mapping::CheckIpAddress(proxies, address).ok()) return true;
+  // On a dual-stack IPv6 socket an IPv4 proxy shows as ::ffff:a.b.c.d.
+  constexpr std::string_view kMapped = "::ffff:";
+  return address.size() > kMapped.size() && address.rfind(kMapped, 0) == 0 &&
+         address.find('.') != std::string::npos &&
+         mapping::CheckIpAddress(proxies, address.substr(kMapped.size())).ok();
+}
+
+void HttpServer::FillFromProxy(http::Request& request) {
+  const auto header = request.headers.Get(options_.client_cert_header);
+  if (!header.has_value() || header->empty()) return;
+  auto invalid = [&](const std::string& why) {
+    logger_.Warn("client certificate header from a trusted proxy ignored",
+                 {{"remote", request.client.remote_address},
+                  {"header", options_.client_cert_header},
+                  {"error", why}});
+  };
+  Result<std::string> pem = http::PercentDecode(*header, /*plus_as_space=*/false);
+  if (!pem.ok()) return invalid(pem.error().message());
+  Result<std::vector<crypto::Certificate>> chain = crypto::Certificate::ParsePemChain(*pem);
+  if (!chain.ok()) return invalid(chain.error().message());
+  for (const crypto::Certificate& cert : *chain) {
+    request.client.peer_chain_der.push_back(cert.Der());
+  }
+  request.client.via_proxy = !request.client.peer_chain_der.empty();
 }
 
 http::Response HttpServer::TooLarge(const std::string& path) const {

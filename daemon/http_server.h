@@ -7,6 +7,11 @@
 // handler (at once when Content-Length says so, else once the oversized body has been read and
 // discarded). Idle connections time out after `connection_timeout`.
 //
+// Who the client is goes into Request::client: its address, the TLS version, the certificate
+// chain it presented (ClientCertMode::kRequest asks for one; nothing is verified here), the
+// channel binding for paths under `channel_binding_prefix`, and — only from a trusted proxy's
+// address — the certificate the proxy forwarded in a header instead of the TLS peer's.
+//
 // Ownership: the server borrows the Router and the Logger (both must outlive it) and owns the
 // libmicrohttpd daemon. Thread-safety: handlers run on the pool's threads, several at once;
 // port() may be called from any thread; Drain() from one thread, once (the destructor drains
@@ -23,6 +28,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_set>
+#include <vector>
 
 #include "core/log.h"
 #include "core/result.h"
@@ -34,10 +40,10 @@ struct MHD_Connection;
 
 namespace eg::daemon {
 
-// Whether TLS asks clients for a certificate (EST client-certificate auth, a later issue). Only
-// kNone is implemented; the seam is here so the daemon's wiring does not change when it lands:
-// kRequest will pass the trust anchors with MHD_OPTION_HTTPS_MEM_TRUST and fill
-// ClientIdentity::peer_chain_der (the adapter already reads the peer chain when one is sent).
+// Whether TLS asks clients for a certificate (EST client-certificate authentication). kRequest
+// asks without requiring one: a client without a certificate (an ACME client) is served as with
+// kNone. The transport never judges a certificate: it hands the chain the client sent to the
+// protocol layer in ClientIdentity::peer_chain_der, which verifies it against its own anchors.
 enum class ClientCertMode { kNone, kRequest };
 
 struct HttpServerOptions {
@@ -49,7 +55,19 @@ struct HttpServerOptions {
   size_t max_body_bytes = http::kDefaultMaxBodyBytes;
   std::chrono::seconds connection_timeout{30};
   ClientCertMode client_certificates = ClientCertMode::kNone;
-  std::string client_ca_pem;  // kRequest only (not yet)
+  // kRequest: the CA certificates (PEM) whose names the server's certificate request lists as
+  // acceptable issuers (a hint for clients choosing a certificate; nothing is verified against
+  // them here). Required with kRequest.
+  std::string client_ca_pem;
+  // Requests whose path is this prefix or below it get ClientIdentity::channel_binding
+  // (tls-unique on TLS 1.2, tls-exporter on TLS 1.3); "" = none.
+  std::string channel_binding_prefix;
+  // TLS-terminating proxies (CIDR ranges). From these addresses the client's certificate is
+  // taken from `client_cert_header` (URL-encoded PEM, leaf first) with via_proxy set, and no
+  // channel binding is given (TLS ended at the proxy); from any other address the header is
+  // ignored.
+  std::vector<std::string> trusted_proxies;
+  std::string client_cert_header = "X-SSL-Client-Cert";
   // The answer to a body over max_body_bytes, by request path (the ACME server answers with a
   // problem document); unset or returning nullopt: a bare 413.
   std::function<std::optional<http::Response>(std::string_view path)> too_large;
@@ -83,6 +101,9 @@ class HttpServer {
   http::Response TooLarge(const std::string& path) const;
   RequestContext* BeginRequest(MHD_Connection* connection, const char* url, const char* method);
   void FillRequest(MHD_Connection* connection, RequestContext& ctx);
+  // The certificate chain a trusted proxy forwarded in client_cert_header.
+  void FillFromProxy(http::Request& request);
+  bool IsTrustedProxy(const std::string& address) const;
   // Sends `response` (called on the connection's thread, inside Access).
   bool Queue(MHD_Connection* connection, RequestContext& ctx, const http::Response& response);
   void Completed(RequestContext* ctx);

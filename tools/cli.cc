@@ -62,6 +62,23 @@ with it stays bound (deactivate that account to shut it out). Revoking twice is 
 an unknown key id exits 1.
 )",
                WithCommon({}, false), &RunEabRevoke});
+  c.push_back({"est password", "make a new password for an EST Basic user",
+               R"(Usage: enrollgate est password --account NAME --user USER [--iterations N]
+
+Generates a strong random password (32 base64url characters from the system's CSPRNG) for HTTP
+Basic user USER of EST account NAME, writes its PBKDF2-HMAC-SHA256 hash to the user's
+accounts[].est.basic_users[].password_hash_file (atomically, mode 0600, directories created) and
+prints the password on stdout, alone on one line; it is not stored anywhere else. A previous
+password of the user stops working once enrollgated reads the new hash (at its next start, or
+reload with SIGHUP). The hash file need not exist yet.
+
+  --account NAME     the enrollment account (it must serve EST)
+  --user USER        a user listed in its est.basic_users with a password_hash_file (a user whose
+                     password_hash is written in the configuration is refused: the command would
+                     have nowhere to put the new one)
+  --iterations N     PBKDF2 iterations, 1000..100000000 (default 600000)
+)",
+               WithCommon({{"account"}, {"user"}, {"iterations"}}, false), &RunEstPassword});
   c.push_back({"mapping explain", "show what a request would get, or exactly why it is denied",
                R"(Usage: enrollgate mapping explain (--account NAME | --est-label LABEL)
                                 (--identifier NAME ... | --csr FILE | both)
@@ -226,9 +243,9 @@ std::string OverviewHelp() {
   std::string text =
       "Usage: enrollgate [--config FILE] COMMAND [options]\n"
       "\n"
-      "The administrator's command for enrollgated: ACME invitations, the mapping's decisions,\n"
-      "inventory, and enrollments on behalf of devices. It reads the daemon's configuration and\n"
-      "works on the daemon's store; it never calls SCM.\n"
+      "The administrator's command for enrollgated: ACME invitations, EST passwords, the\n"
+      "mapping's decisions, inventory, and enrollments on behalf of devices. It reads the\n"
+      "daemon's configuration and works on the daemon's store; it never calls SCM.\n"
       "\n"
       "Commands:\n";
   for (const CommandSpec& c : Commands()) {

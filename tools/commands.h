@@ -37,6 +37,7 @@ int Main(const std::vector<std::string>& args, const Environment& env);
 int RunEabCreate(Session& session, const ParsedArgs& args);
 int RunEabList(Session& session, const ParsedArgs& args);
 int RunEabRevoke(Session& session, const ParsedArgs& args);
+int RunEstPassword(Session& session, const ParsedArgs& args);
 int RunMappingExplain(Session& session, const ParsedArgs& args);
 int RunConfigCheck(Session& session, const ParsedArgs& args);
 int RunCertsList(Session& session, const ParsedArgs& args);

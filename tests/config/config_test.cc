@@ -147,6 +147,21 @@ TEST(ShippedConfigsTest, EmbeddedJsonLoadsWithPathsUnderTheRepository) {
   EXPECT_EQ(c.accounts[4].cert_type, CertType::kCodeSigning);
   EXPECT_EQ(c.accounts[4].profiles[0].scm_profile_id, 4001);
   EXPECT_EQ(c.accounts[4].profiles[0].hsm_type, "Yubikey");
+
+  // EST: Basic users whose hashes `enrollgate est password` writes under var/, gateway-issued
+  // certificates accepted, `devices` served without a label.
+  ASSERT_EQ(c.accounts[2].est.basic_users.size(), 1u);
+  EXPECT_EQ(c.accounts[2].est.basic_users[0].user, "device");
+  EXPECT_EQ(c.accounts[2].est.basic_users[0].password_hash_file, repo + "/var/est-device.pbkdf2");
+  EXPECT_TRUE(c.accounts[2].est.accept_issued_certificates);
+  EXPECT_EQ(c.accounts[3].est.basic_users.at(0).user, "person");
+  EXPECT_EQ(c.accounts[4].est.basic_users.at(0).user, "signer");
+  EXPECT_TRUE(c.accounts[4].code_signing.attestation_anchor_files.empty());
+  EXPECT_EQ(c.est.default_label, "devices");
+  EXPECT_EQ(c.est.client_cert_header, "X-SSL-Client-Cert");
+  EXPECT_TRUE(c.est.trusted_proxies.empty());
+  EXPECT_EQ(c.est.max_body_bytes, 65536u);
+  EXPECT_EQ(c.est.server_key_kek_file, repo + "/var/est-server-key.kek");
 }
 
 TEST(ShippedConfigsTest, EmbeddedJsonNeedsNoSecretsFiles) {
@@ -764,6 +779,166 @@ TEST(AccountRulesTest, EstAuthentication) {
   LoadOptions o;
   o.base_dir = tmp.path();
   ExpectError(Load(j, o), "accounts[1].est.client_cert_anchor_files[0]: file not readable");
+}
+
+TEST(AccountRulesTest, EstPasswordHashFile) {
+  const std::string kHash = "pbkdf2-sha256$600000$c2FsdHNhbHQ=$aGFzaGhhc2g=";
+  Json j = Minimal();
+  j["accounts"].push_back(EstAccount("b", "b"));
+  Json& est = j["accounts"][1]["est"];
+  est["auth_none"] = false;
+  est["basic_users"] = {{{"user", "dev1"}, {"password_hash_file", "hashes/dev1"}}};
+  // Without read_secrets the path is resolved and nothing is read.
+  auto r = Load(j);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->accounts[1].est.basic_users[0].password_hash_file, "/base/hashes/dev1");
+  EXPECT_EQ(r->accounts[1].est.basic_users[0].password_hash, "");
+
+  // Missing file: a warning naming the key and the command that creates it; no hash.
+  TempDir tmp;
+  LoadOptions o;
+  o.base_dir = tmp.path();
+  r = Load(j, o);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->accounts[1].est.basic_users[0].password_hash, "");
+  ASSERT_EQ(r->warnings.size(), 1u);
+  EXPECT_EQ(r->warnings[0].rfind("accounts[1].est.basic_users[0].password_hash_file: ", 0), 0u)
+      << r->warnings[0];
+  EXPECT_NE(r->warnings[0].find("enrollgate est password --account b --user dev1"),
+            std::string::npos)
+      << r->warnings[0];
+
+  // Present: read into password_hash (first line).
+  tmp.Write("hashes/dev1", kHash + "\n", kOwnerOnly);
+  r = Load(j, o);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->accounts[1].est.basic_users[0].password_hash, kHash);
+  EXPECT_TRUE(r->warnings.empty());
+
+  // Malformed: an error.
+  tmp.Write("hashes/dev1", "secret\n", kOwnerOnly);
+  ExpectError(Load(j, o), "accounts[1].est.basic_users[0].password_hash_file: " + tmp.path() +
+                              "/hashes/dev1 does not hold a password hash");
+  tmp.Write("hashes/dev1", "\n", kOwnerOnly);
+  ExpectError(Load(j, o), "accounts[1].est.basic_users[0].password_hash_file: first line");
+
+  // Exactly one of the two.
+  est["basic_users"][0]["password_hash"] = kHash;
+  ExpectError(j, "accounts[1].est.basic_users[0]: give exactly one of password_hash and");
+  est["basic_users"][0].erase("password_hash");
+  est["basic_users"][0].erase("password_hash_file");
+  ExpectError(j, "accounts[1].est.basic_users[0]: give exactly one of password_hash and");
+  est["basic_users"][0]["password_hash_file"] = "";
+  ExpectError(j, "accounts[1].est.basic_users[0].password_hash_file: must not be empty");
+}
+
+TEST(AccountRulesTest, EstIssuedCertificatesAndCaCerts) {
+  Json j = Minimal();
+  j["accounts"].push_back(EstAccount("b", "b"));
+  Json& est = j["accounts"][1]["est"];
+  auto r = Load(j);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_TRUE(r->accounts[1].est.accept_issued_certificates);  // the default
+  EXPECT_EQ(r->accounts[1].est.ca_certs_file, "");
+  est["accept_issued_certificates"] = false;
+  est["ca_certs_file"] = "ca/est.pem";
+  r = Load(j);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_FALSE(r->accounts[1].est.accept_issued_certificates);
+  EXPECT_EQ(r->accounts[1].est.ca_certs_file, "/base/ca/est.pem");
+  EXPECT_EQ(r->accounts[1].est.ca_certs_pem, "");
+
+  TempDir tmp;
+  LoadOptions o;
+  o.base_dir = tmp.path();
+  ExpectError(Load(j, o), "accounts[1].est.ca_certs_file: file not readable");
+  tmp.Write("ca/est.pem", "not pem", kOwnerOnly);
+  ExpectError(Load(j, o), "accounts[1].est.ca_certs_file: ");
+  const std::string pem = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+  tmp.Write("ca/est.pem", pem, kOwnerOnly);
+  r = Load(j, o);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->accounts[1].est.ca_certs_pem, pem);
+
+  // Only issued certificates: loads, with a warning that first enrollments are refused.
+  est["auth_none"] = false;
+  est["accept_issued_certificates"] = true;
+  r = Load(j);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  ASSERT_EQ(r->warnings.size(), 1u);
+  EXPECT_NE(r->warnings[0].find("only clients holding a certificate this gateway issued"),
+            std::string::npos)
+      << r->warnings[0];
+  est["accept_issued_certificates"] = false;
+  r = Load(j);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_NE(r->warnings.at(0).find("every EST request to this label is refused"),
+            std::string::npos);
+}
+
+TEST(ConfigEstTest, DefaultsAndValues) {
+  auto r = Load(Json::object());
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_TRUE(r->est.trusted_proxies.empty());
+  EXPECT_EQ(r->est.client_cert_header, "X-SSL-Client-Cert");
+  EXPECT_EQ(r->est.default_label, "");  // no EST account
+  EXPECT_EQ(r->est.server_key_kek_file, "/base/var/est-server-key.kek");
+  EXPECT_EQ(r->est.max_body_bytes, 65536u);
+
+  // One EST account: its label is the default; two: none unless named.
+  Json j = Minimal();
+  j["accounts"].push_back(EstAccount("b", "bee"));
+  r = Load(j);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->est.default_label, "bee");
+  j["accounts"].push_back(EstAccount("c", "sea"));
+  r = Load(j);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->est.default_label, "");
+
+  j["est"] = {{"trusted_proxies", {"192.0.2.7/32", "2001:db8::/64"}},
+              {"client_cert_header", "X-Client-Cert"},
+              {"default_label", "sea"},
+              {"server_key_kek_file", "secret/kek"},
+              {"max_body_bytes", 4096}};
+  r = Load(j);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->est.trusted_proxies, (std::vector<std::string>{"192.0.2.7/32", "2001:db8::/64"}));
+  EXPECT_EQ(r->est.client_cert_header, "X-Client-Cert");
+  EXPECT_EQ(r->est.default_label, "sea");
+  EXPECT_EQ(r->est.server_key_kek_file, "/base/secret/kek");
+  EXPECT_EQ(r->est.max_body_bytes, 4096u);
+  // "" given: explicitly no default even with one account.
+  j["est"]["default_label"] = "";
+  j["accounts"].erase(2);
+  r = Load(j);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_EQ(r->est.default_label, "");
+}
+
+TEST(ConfigEstTest, Errors) {
+  Json j = Minimal();
+  j["accounts"].push_back(EstAccount("b", "bee"));
+  j["est"] = {{"trusted_proxies", {"192.0.2.7"}}};
+  ExpectError(j, "est.trusted_proxies[0]: not a CIDR range: expected ADDRESS/PREFIX");
+  j["est"] = {{"trusted_proxies", {"192.0.2.7/24"}}};
+  ExpectError(j, "est.trusted_proxies[0]: not a CIDR range: address has bits set");
+  j["est"] = {{"client_cert_header", "X SSL"}};
+  ExpectError(j, "est.client_cert_header: must be an HTTP header name");
+  j["est"] = {{"client_cert_header", ""}};
+  ExpectError(j, "est.client_cert_header: must not be empty");
+  j["est"] = {{"default_label", "nope"}};
+  ExpectError(j, "est.default_label: no account serves EST label \"nope\" (labels: \"bee\")");
+  j["est"] = {{"max_body_bytes", 100}};
+  ExpectError(j, "est.max_body_bytes: must be between 1024 and");
+  j["est"] = {{"max_body_bytes", 300000}};
+  ExpectError(j, "est.max_body_bytes: must not exceed server.max_body_bytes (262144)");
+  j["server"] = {{"max_body_bytes", 400000}};
+  EXPECT_TRUE(Load(j).ok());
+  j["est"] = {{"server_key_kek_file", ""}};
+  ExpectError(j, "est.server_key_kek_file: must not be empty");
+  j["est"] = {{"trusted_proxy", Json::array()}};
+  ExpectError(j, "est.trusted_proxy: unknown key (did you mean \"trusted_proxies\"?)");
 }
 
 }  // namespace

@@ -264,6 +264,40 @@ TEST_F(DaemonTest, StartsServesHealthAndStopsOnSigterm) {
   StopWithSigterm(d);
 }
 
+// The shipped embedded config starts before `enrollgate est password` ever ran: a missing EST
+// password hash file is a warning naming the command, not a failure. TLS clients without a
+// certificate are served while the daemon asks for one (EST accounts take client certificates).
+TEST_F(DaemonTest, ShippedConfigStartsWithoutEstPasswordFiles) {
+  std::string text = ReadTextFile(EG_SOURCE_DIR "/config/embedded.json");
+  auto replace_all = [&text](const std::string& from, const std::string& to) {
+    for (size_t pos = 0; (pos = text.find(from, pos)) != std::string::npos; pos += to.size()) {
+      text.replace(pos, from.size(), to);
+    }
+  };
+  replace_all("\"state_dir\": \"../var\"", "\"state_dir\": \"" + state_ + "\"");
+  replace_all("\"../var/", "\"" + state_ + "/");  // the password hash files
+  WriteTextFile(config_, text);
+  Daemon d = Start();
+  ASSERT_NE(d.port, 0);
+  const std::string log = ReadTextFile(d.stderr_path);
+  EXPECT_NE(log.find("accounts[2].est.basic_users[0].password_hash_file: " + state_ +
+                     "/est-device.pbkdf2 does not exist, so user \\\"device\\\" cannot log in; "
+                     "`enrollgate est password --account devices --user device` creates it"),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(Curl(d, "localhost", "/health").http_code, 200);
+  if (log.find("\"EST server ready\"") != std::string::npos) {
+    // The serverkeygen KEK was generated, owner-only.
+    struct stat st {};
+    ASSERT_EQ(stat((state_ + "/est-server-key.kek").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+  } else {
+    // TODO(est-server merge): once SqliteStore implements EstStore the branch above always runs.
+    EXPECT_NE(log.find("EST is not served"), std::string::npos) << log;
+  }
+  StopWithSigterm(d);
+}
+
 // The ACME server is wired into the daemon: directory URLs from the Host header (or
 // acme.public_url), nonces, and the transport's body limit answered as an ACME problem.
 TEST_F(DaemonTest, ServesAcme) {

@@ -1,10 +1,22 @@
-// HttpServer over real sockets and TLS, driven with curl (verifying against the test CA).
+// HttpServer over real sockets and TLS, driven with curl (verifying against the test CA), and
+// with an OpenSSL client where the test needs what the client itself sees of the TLS session
+// (its certificate, the channel binding).
 #include "daemon/http_server.h"
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <condition_variable>
+#include <cstdio>
 #include <future>
+#include <map>
 #include <mutex>
 #include <optional>
 
@@ -18,6 +30,109 @@ using eg::testing::ReadTextFile;
 using eg::testing::RunProgram;
 using eg::testing::TempDir;
 using eg::testing::WriteTextFile;
+
+std::string Hex(const std::vector<uint8_t>& bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (uint8_t b : bytes) {
+    out.push_back(kDigits[b >> 4]);
+    out.push_back(kDigits[b & 15]);
+  }
+  return out;
+}
+
+// What the OpenSSL client saw: the HTTP response, and its side of the channel binding.
+struct TlsReply {
+  std::string error;  // "" on success
+  std::string response;
+  std::vector<uint8_t> binding;
+};
+
+// GET `path` over TLS `version` (TLS1_2_VERSION, TLS1_3_VERSION), verifying the server against
+// `ca_file`, presenting `cert_pem`/`key_pem` if given. The binding is computed as RFC 7030 §3.5
+// (tls-unique: the first Finished message, the client's in a full handshake) and RFC 9266
+// (tls-exporter: 32 bytes of the exporter labelled "EXPORTER-Channel-Binding", empty context).
+TlsReply TlsGet(uint16_t port, const std::string& path, const std::string& ca_file, int version,
+                const std::string& cert_pem = "", const std::string& key_pem = "") {
+  TlsReply reply;
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  SSL_CTX_set_min_proto_version(ctx, version);
+  SSL_CTX_set_max_proto_version(ctx, version);
+  SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr);
+  SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+  if (!cert_pem.empty()) {
+    BIO* cb = BIO_new_mem_buf(cert_pem.data(), static_cast<int>(cert_pem.size()));
+    X509* cert = PEM_read_bio_X509(cb, nullptr, nullptr, nullptr);
+    BIO* kb = BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size()));
+    EVP_PKEY* key = PEM_read_bio_PrivateKey(kb, nullptr, nullptr, nullptr);
+    SSL_CTX_use_certificate(ctx, cert);
+    SSL_CTX_use_PrivateKey(ctx, key);
+    X509_free(cert);
+    EVP_PKEY_free(key);
+    BIO_free(cb);
+    BIO_free(kb);
+  }
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  SSL* ssl = SSL_new(ctx);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    reply.error = "connect failed";
+  } else {
+    SSL_set_fd(ssl, fd);
+    SSL_set_tlsext_host_name(ssl, "localhost");
+    SSL_set1_host(ssl, "localhost");
+    if (SSL_connect(ssl) != 1) {
+      reply.error = "handshake failed";
+    } else {
+      if (version == TLS1_3_VERSION) {
+        reply.binding.resize(32);
+        static constexpr char kLabel[] = "EXPORTER-Channel-Binding";
+        if (SSL_export_keying_material(ssl, reply.binding.data(), reply.binding.size(), kLabel,
+                                       sizeof kLabel - 1, nullptr, 0, 1) != 1) {
+          reply.error = "exporter failed";
+        }
+      } else {
+        uint8_t finished[64];
+        size_t n = SSL_get_finished(ssl, finished, sizeof finished);
+        reply.binding.assign(finished, finished + std::min(n, sizeof finished));
+      }
+      std::string request =
+          "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+      SSL_write(ssl, request.data(), static_cast<int>(request.size()));
+      char buf[4096];
+      int n;
+      while ((n = SSL_read(ssl, buf, sizeof buf)) > 0) reply.response.append(buf, n);
+    }
+  }
+  SSL_free(ssl);
+  ::close(fd);
+  SSL_CTX_free(ctx);
+  return reply;
+}
+
+// The body after the header block.
+std::string BodyOf(const std::string& response) {
+  size_t end = response.find("\r\n\r\n");
+  return end == std::string::npos ? "" : response.substr(end + 4);
+}
+
+// Percent-encodes everything but unreserved characters (as nginx's $ssl_client_escaped_cert).
+std::string UrlEncode(const std::string& text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    }
+  }
+  return out;
+}
 
 struct CurlReply {
   int http_code = 0;
@@ -73,6 +188,47 @@ class HttpServerTest : public ::testing::Test {
       parked_.Park(std::move(responder));
     });
     router_.Add("GET", "/forgets", [](const http::Request&, http::Responder) {});
+    // What the transport told the handler about the client.
+    auto identity = [](const http::Request& r) {
+      const http::ClientIdentity& c = r.client;
+      std::string body = "tls=" + c.tls_version + "\ncb=" + Hex(c.channel_binding) +
+                         "\nchain=" + std::to_string(c.peer_chain_der.size()) +
+                         "\nleaf=" + (c.peer_chain_der.empty() ? "" : Hex(c.peer_chain_der[0])) +
+                         "\nproxy=" + (c.via_proxy ? "1" : "0") + "\n";
+      return http::Response::Text(200, body);
+    };
+    router_.AddSync("GET", "/.well-known/est/identity", identity);
+    router_.AddSync("GET", "/identity", identity);
+  }
+
+  // The fields of an identity answer.
+  static std::map<std::string, std::string> Fields(const std::string& body) {
+    std::map<std::string, std::string> fields;
+    size_t pos = 0;
+    while (pos < body.size()) {
+      size_t nl = body.find('\n', pos);
+      if (nl == std::string::npos) nl = body.size();
+      std::string line = body.substr(pos, nl - pos);
+      size_t eq = line.find('=');
+      if (eq != std::string::npos) fields[line.substr(0, eq)] = line.substr(eq + 1);
+      pos = nl + 1;
+    }
+    return fields;
+  }
+
+  // The server asking for client certificates, binding channels under /.well-known/est.
+  void StartRequestingServer(std::vector<std::string> trusted_proxies = {}) {
+    HttpServerOptions options;
+    options.host = "127.0.0.1";
+    options.cert_chain_pem = issued_.chain_pem;
+    options.key_pem = issued_.key_pem;
+    options.client_certificates = ClientCertMode::kRequest;
+    options.client_ca_pem = ca_.ca_pem();
+    options.channel_binding_prefix = "/.well-known/est";
+    options.trusted_proxies = std::move(trusted_proxies);
+    auto started = HttpServer::Start(options, router_, logger_);
+    ASSERT_TRUE(started.ok()) << started.error().ToString();
+    server_ = std::move(started).value();
   }
 
   void StartServer(size_t max_body = 1024) {
@@ -253,6 +409,105 @@ TEST_F(HttpServerTest, RefusesBadKey) {
   HttpServerOptions options;
   options.cert_chain_pem = issued_.chain_pem;
   options.key_pem = "not a key";
+  EXPECT_FALSE(HttpServer::Start(options, router_, logger_).ok());
+}
+
+TEST_F(HttpServerTest, ClientCertificateChainReachesTheHandler) {
+  StartRequestingServer();
+  eg::testing::IssuedPem client = ca_.IssueServer({"device.example.test"}, {});
+  for (int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {
+    TlsReply r =
+        TlsGet(server_->port(), "/identity", ca_file_, version, client.leaf_pem, client.key_pem);
+    ASSERT_EQ(r.error, "") << version;
+    auto fields = Fields(BodyOf(r.response));
+    EXPECT_EQ(fields["tls"], version == TLS1_3_VERSION ? "TLS1.3" : "TLS1.2");
+    // OpenSSL sends the issuer too when it finds it in its trust store: leaf first.
+    EXPECT_EQ(fields["chain"], "2");
+    auto leaf = crypto::Certificate::ParsePem(client.leaf_pem);
+    ASSERT_TRUE(leaf.ok());
+    EXPECT_EQ(fields["leaf"], Hex(leaf->Der()));
+    EXPECT_EQ(fields["proxy"], "0");
+    EXPECT_EQ(fields["cb"], "") << "no channel binding outside the EST prefix";
+  }
+}
+
+TEST_F(HttpServerTest, CertificateFromAnUnknownCaIsPassedOnNotJudged) {
+  StartRequestingServer();
+  eg::testing::TestCa other;
+  eg::testing::IssuedPem client = other.IssueServer({"stranger.example.test"}, {});
+  TlsReply r = TlsGet(server_->port(), "/identity", ca_file_, TLS1_3_VERSION, client.leaf_pem,
+                      client.key_pem);
+  ASSERT_EQ(r.error, "");
+  EXPECT_EQ(Fields(BodyOf(r.response))["chain"], "1");
+}
+
+TEST_F(HttpServerTest, ClientsWithoutCertificateAreServedWhenCertificatesAreRequested) {
+  StartRequestingServer();
+  for (int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {
+    TlsReply r = TlsGet(server_->port(), "/identity", ca_file_, version);
+    ASSERT_EQ(r.error, "") << version;
+    EXPECT_NE(r.response.find("200 OK"), std::string::npos) << r.response;
+    EXPECT_EQ(Fields(BodyOf(r.response))["chain"], "0");
+  }
+  // As an ACME client (curl) sees it.
+  CurlReply c = Curl("/hello");
+  EXPECT_EQ(c.http_code, 200);
+  EXPECT_EQ(c.body, "hello world from 127.0.0.1");
+}
+
+TEST_F(HttpServerTest, ChannelBindingEqualsWhatTheClientComputes) {
+  StartRequestingServer();
+  for (int version : {TLS1_2_VERSION, TLS1_3_VERSION}) {
+    TlsReply r = TlsGet(server_->port(), "/.well-known/est/identity", ca_file_, version);
+    ASSERT_EQ(r.error, "") << version;
+    auto fields = Fields(BodyOf(r.response));
+    ASSERT_FALSE(r.binding.empty());
+    EXPECT_EQ(r.binding.size(), version == TLS1_3_VERSION ? 32u : 12u);
+    EXPECT_EQ(fields["cb"], Hex(r.binding))
+        << (version == TLS1_3_VERSION ? "tls-exporter" : "tls-unique");
+  }
+}
+
+TEST_F(HttpServerTest, ProxyCertificateHeaderOnlyFromTrustedProxies) {
+  eg::testing::IssuedPem client = ca_.IssueServer({"device.example.test"}, {});
+  auto leaf = crypto::Certificate::ParsePem(client.leaf_pem);
+  ASSERT_TRUE(leaf.ok());
+  const std::vector<std::string> header = {"-H",
+                                           "X-SSL-Client-Cert: " + UrlEncode(client.leaf_pem)};
+
+  // 127.0.0.1 is not a trusted proxy: the header is ignored.
+  StartRequestingServer({"192.0.2.0/24"});
+  auto fields = Fields(Curl("/.well-known/est/identity", header).body);
+  EXPECT_EQ(fields["chain"], "0");
+  EXPECT_EQ(fields["proxy"], "0");
+  EXPECT_NE(fields["cb"], "");  // a direct TLS client: bound
+  server_.reset();
+
+  // Trusted: the forwarded chain, via_proxy, and no binding (TLS ended at the proxy).
+  StartRequestingServer({"10.0.0.0/8", "127.0.0.1/32"});
+  fields = Fields(Curl("/.well-known/est/identity", header).body);
+  EXPECT_EQ(fields["chain"], "1");
+  EXPECT_EQ(fields["leaf"], Hex(leaf->Der()));
+  EXPECT_EQ(fields["proxy"], "1");
+  EXPECT_EQ(fields["cb"], "");
+  // Without the header: no certificate, not even the proxy's own TLS one.
+  eg::testing::IssuedPem proxy = ca_.IssueServer({"proxy.example.test"}, {});
+  TlsReply r = TlsGet(server_->port(), "/.well-known/est/identity", ca_file_, TLS1_3_VERSION,
+                      proxy.leaf_pem, proxy.key_pem);
+  ASSERT_EQ(r.error, "");
+  fields = Fields(BodyOf(r.response));
+  EXPECT_EQ(fields["chain"], "0");
+  EXPECT_EQ(fields["proxy"], "0");
+  // A header that is not a certificate: ignored.
+  fields = Fields(Curl("/.well-known/est/identity", {"-H", "X-SSL-Client-Cert: garbage"}).body);
+  EXPECT_EQ(fields["chain"], "0");
+}
+
+TEST_F(HttpServerTest, RequestingCertificatesNeedsCaNames) {
+  HttpServerOptions options;
+  options.cert_chain_pem = issued_.chain_pem;
+  options.key_pem = issued_.key_pem;
+  options.client_certificates = ClientCertMode::kRequest;
   EXPECT_FALSE(HttpServer::Start(options, router_, logger_).ok());
 }
 

@@ -1,13 +1,16 @@
 // The enrollgate binary end to end: a real config file and a real SQLite store in a temp
 // directory; the command run as a subprocess; its stdout, exit code and the store checked.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "config/config.h"
 #include "crypto/csr.h"
 #include "crypto/key.h"
+#include "crypto/password.h"
 #include "issuance/catalog_codec.h"
 #include "issuance/request_codec.h"
 #include "storage/sqlite_store.h"
@@ -671,6 +674,83 @@ TEST_F(EnrollgateTest, EnrollWaitReportsAFailure) {
   while (auto line = child.ReadErrorLine(std::chrono::seconds(5))) rest += *line + "\n";
   EXPECT_NE(rest.find("SCM: -36 invalid term"), std::string::npos) << rest;
   EXPECT_EQ(child.ReadAll(std::chrono::seconds(5)), "");
+}
+
+TEST_F(EnrollgateTest, EstPasswordWritesTheHashTheDaemonLoads) {
+  json config = json::parse(ConfigJson(dir_.path() + "/var"));
+  json& est = config["accounts"][4]["est"];
+  est.erase("auth_none");
+  est["basic_users"] = {
+      {{"user", "device"}, {"password_hash_file", "hashes/device.pbkdf2"}},
+      {{"user", "inline"}, {"password_hash", "pbkdf2-sha256$1000$c2FsdA==$aGFzaA=="}}};
+  testing::WriteTextFile(config_, config.dump(2));
+  const std::string hash_file = dir_.path() + "/hashes/device.pbkdf2";
+
+  // The file does not exist yet: the command still runs (the configuration only warns).
+  RunResult r =
+      Run({"est", "password", "--account", "devices", "--user", "device", "--iterations", "1000"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  ASSERT_EQ(r.output.size(), 33u) << r.output;  // 32 characters and a newline, nothing else
+  const std::string password = r.output.substr(0, 32);
+  struct stat st {};
+  ASSERT_EQ(::stat(hash_file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  std::string hash = testing::ReadTextFile(hash_file);
+  ASSERT_FALSE(hash.empty());
+  hash.pop_back();  // the newline
+  EXPECT_EQ(hash.rfind("pbkdf2-sha256$1000$", 0), 0u) << hash;
+  auto verified = crypto::VerifyPassword(hash, password);
+  ASSERT_TRUE(verified.ok()) << verified.error().ToString();
+  EXPECT_TRUE(*verified);
+
+  // The daemon's loader reads it into password_hash.
+  auto loaded = config::LoadConfigFile(config_);
+  ASSERT_TRUE(loaded.ok()) << loaded.error().ToString();
+  EXPECT_EQ(loaded->accounts[4].est.basic_users[0].password_hash, hash);
+
+  // Again: a new password; the old one no longer matches.
+  r = Run({"est", "password", "--account", "devices", "--user", "device", "--iterations", "1000"});
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.substr(0, 32), password);
+  std::string next = testing::ReadTextFile(hash_file);
+  next.pop_back();
+  EXPECT_FALSE(*crypto::VerifyPassword(next, password));
+  EXPECT_TRUE(*crypto::VerifyPassword(next, r.output.substr(0, 32)));
+}
+
+TEST_F(EnrollgateTest, EstPasswordRefusals) {
+  json config = json::parse(ConfigJson(dir_.path() + "/var"));
+  json& est = config["accounts"][4]["est"];
+  est.erase("auth_none");
+  est["basic_users"] = {
+      {{"user", "inline"}, {"password_hash", "pbkdf2-sha256$1000$c2FsdA==$aGFzaA=="}}};
+  testing::WriteTextFile(config_, config.dump(2));
+
+  RunResult r = RunMerged({"est", "password", "--account", "devices", "--user", "inline"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("has its hash written in the configuration "
+                          "(accounts[4].est.basic_users[0].password_hash)"),
+            std::string::npos)
+      << r.output;
+  r = RunMerged({"est", "password", "--account", "devices", "--user", "nobody"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("has no Basic user \"nobody\""), std::string::npos) << r.output;
+  r = RunMerged({"est", "password", "--account", "web", "--user", "device"});
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.output.find("accounts serving EST: devices"), std::string::npos) << r.output;
+  r = RunMerged({"est", "password", "--account", "devices"});
+  EXPECT_EQ(r.status, 2);
+  r = RunMerged(
+      {"est", "password", "--account", "devices", "--user", "inline", "--iterations", "10"});
+  EXPECT_EQ(r.status, 2);
+  EXPECT_NE(r.output.find("--iterations: must be a whole number from 1000"), std::string::npos)
+      << r.output;
+  r = Run({"est", "password", "--help"});
+  EXPECT_EQ(r.status, 0);
+  EXPECT_NE(r.output.find("Usage: enrollgate est password --account NAME --user USER"),
+            std::string::npos);
+  r = Run({"--help"});
+  EXPECT_NE(r.output.find("est password"), std::string::npos);
 }
 
 }  // namespace

@@ -59,7 +59,11 @@ struct AcmeSettings {
 
 struct BasicUser {
   std::string user;
-  std::string password_hash;  // "pbkdf2-sha256$<iterations>$<salt b64>$<hash b64>"
+  // "pbkdf2-sha256$<iterations>$<salt b64>$<hash b64>": written in the config, or read by the
+  // loader from password_hash_file (exactly one of the two is configured). Empty when the file
+  // does not exist yet (a load warning): the user cannot log in.
+  std::string password_hash;
+  std::string password_hash_file;  // `enrollgate est password` writes it
 };
 
 struct EstSettings {
@@ -69,6 +73,12 @@ struct EstSettings {
   std::vector<std::string> client_cert_anchor_files;  // PEM trust anchors
   std::string client_cert_subject_pattern;            // regex on the RFC 2253 subject; "" = any
   bool link_pop_to_tls = false;  // require tls-unique / tls-exporter in challengePassword
+  // A TLS client certificate this gateway issued under this account (not revoked, not expired,
+  // byte-equal to the stored one) authenticates, e.g. for simplereenroll.
+  bool accept_issued_certificates = true;
+  // PEM served by /cacerts for this label; "" = the daemon's default (the issuing CA it knows).
+  std::string ca_certs_file;
+  std::string ca_certs_pem;  // filled by the loader from ca_certs_file (read_secrets)
 };
 
 struct CodeSigningSettings {

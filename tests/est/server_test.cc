@@ -18,30 +18,24 @@
 #include "crypto/pkcs7.h"
 #include "crypto/random.h"
 #include "crypto/x509.h"
-#include "scm/client/scm_client.h"
-#include "scm/emulator/emulator.h"
 #include "storage/sqlite_db.h"
 #include "storage/sqlite_store.h"
+#include "tests/support/emulated_scm.h"
 
 namespace eg::est {
 namespace {
-
-class NullNotifier : public Notifier {
- public:
-  void Notify(const std::string&, const Notification&) override {}
-};
-
-// Never runs anything: the tests drive issuance through Submit/Status only.
-class IdleScheduler : public Scheduler {
- public:
-  void After(std::chrono::milliseconds, std::function<void()>) override {}
-};
 
 constexpr char kDevicePassword[] = "device-secret";
 constexpr char kAlicePassword[] = "alice-secret";
 
 std::string Header(const http::Response& r, std::string_view name) {
   return std::string(r.headers.Get(name).value_or(""));
+}
+
+// An answer with `status` whose plain-text reason mentions `reason`.
+void ExpectAnswer(const http::Response& r, int status, std::string_view reason) {
+  EXPECT_EQ(r.status, status) << r.body;
+  EXPECT_NE(r.body.find(reason), std::string::npos) << r.body;
 }
 
 crypto::PrivateKey NewKey(crypto::KeySpec spec = crypto::KeySpec::kEcP256) {
@@ -148,37 +142,18 @@ class EstServerTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
     store_ = std::move(storage::SqliteStore::Open({dir_ + "/db.sqlite", 2})).value();
-    scm_emulator::Options eo;
-    eo.state_dir = dir_ + "/scm";
-    auto emulator = scm_emulator::Emulator::Start(eo, logger_);
-    ASSERT_TRUE(emulator.ok()) << emulator.error().ToString();
-    emulator_ = std::move(emulator).value();
-    scm_client::Options so;
-    so.base_url = emulator_->base_url();
-    so.ca_bundle_pem = emulator_->ca_pem();
-    so.auth = scm_client::AuthMode::kPassword;
-    so.customer_uri = "demo";
-    so.login = "admin";
-    so.password = "admin";
-    so.oauth_client_id = "codesign";  // code signing enrolls with OAuth2 client credentials
-    so.oauth_client_secret = "codesign-secret";
-    so.request_timeout = std::chrono::seconds(20);
-    so.max_attempts = 2;
-    auto scm = scm_client::CreateScmClient(so, logger_, clock_);
+    auto scm = testing::EmulatedScm::Start(
+        dir_ + "/scm", {CertType::kDevice, CertType::kClient, CertType::kCodeSigning}, logger_,
+        clock_);
     ASSERT_TRUE(scm.ok()) << scm.error().ToString();
     scm_ = std::move(scm).value();
-    for (CertType type : {CertType::kDevice, CertType::kClient, CertType::kCodeSigning}) {
-      auto profiles = scm_->ListProfiles(type);
-      ASSERT_TRUE(profiles.ok()) << profiles.error().ToString();
-      for (ScmProfile& p : *profiles) catalog_.profiles.emplace_back(type, std::move(p));
-    }
     device_hash_ = std::move(crypto::HashPassword(kDevicePassword, 1000)).value();
     alice_hash_ = std::move(crypto::HashPassword(kAlicePassword, 1000)).value();
     MakeTestCa();
     SetAccounts();
     MakeIssuance(std::chrono::seconds(20));
     options_.default_label = "devices";
-    options_.default_ca_certs_pem = emulator_->ca_pem();
+    options_.default_ca_certs_pem = scm_.emulator->ca_pem();
     options_.server_key_kek = crypto::RandomBytes(32);
     MakeServer();
   }
@@ -187,9 +162,7 @@ class EstServerTest : public ::testing::Test {
     server_.reset();
     router_.reset();
     issuance_.reset();
-    scm_.reset();
-    if (emulator_ != nullptr) emulator_->Stop();
-    emulator_.reset();
+    scm_.Stop();
     store_.reset();
     std::filesystem::remove_all(dir_);
   }
@@ -275,7 +248,7 @@ class EstServerTest : public ::testing::Test {
     acme_only.protocols = {config::Protocol::kAcme};
     snapshot->accounts.push_back(acme_only);
 
-    snapshot->catalog = catalog_;
+    snapshot->catalog = scm_.catalog;
     snapshot_ = snapshot;
   }
 
@@ -287,7 +260,7 @@ class EstServerTest : public ::testing::Test {
     io.poll_max = std::chrono::milliseconds(1);
     io.claim_lease = std::chrono::seconds(60);
     issuance_ = std::make_unique<issuance::IssuanceService>(
-        *store_, *scm_, notifier_, scheduler_, clock_, logger_,
+        *store_, *scm_.scm, notifier_, scheduler_, clock_, logger_,
         [](const std::string&) { return std::string(); }, io);
   }
 
@@ -394,12 +367,10 @@ class EstServerTest : public ::testing::Test {
   std::string dir_;
   Logger logger_{LogLevel::kError};
   SystemClock clock_;
-  NullNotifier notifier_;
-  IdleScheduler scheduler_;
+  testing::NullNotifier notifier_;
+  testing::IdleScheduler scheduler_;
   std::unique_ptr<storage::SqliteStore> store_;
-  std::unique_ptr<scm_emulator::Emulator> emulator_;
-  std::unique_ptr<ScmApi> scm_;
-  mapping::ScmCatalog catalog_;
+  testing::EmulatedScm scm_;
   std::shared_ptr<const mapping::MappingSnapshot> snapshot_;
   std::unique_ptr<issuance::IssuanceService> issuance_;
   std::unique_ptr<http::Router> router_;
@@ -425,11 +396,10 @@ TEST_F(EstServerTest, CaCertsForTheDefaultLabelAndANamedOne) {
     EXPECT_EQ(Header(r, "Content-Transfer-Encoding"), "base64");
     std::vector<crypto::Certificate> certs = CertsOnly(r.body);
     ASSERT_EQ(certs.size(), 1u);
-    EXPECT_EQ(certs[0].Pem(), crypto::Certificate::ParsePem(emulator_->ca_pem())->Pem());
+    EXPECT_EQ(certs[0].Pem(), crypto::Certificate::ParsePem(scm_.emulator->ca_pem())->Pem());
   }
   http::Response unknown = Get("/.well-known/est/nope/cacerts");
-  EXPECT_EQ(unknown.status, 404);
-  EXPECT_NE(unknown.body.find("nope"), std::string::npos) << unknown.body;
+  ExpectAnswer(unknown, 404, "nope");
   // An account that does not serve EST has no label.
   EXPECT_EQ(Get("/.well-known/est/acme-only/cacerts").status, 404);
 
@@ -476,8 +446,7 @@ TEST_F(EstServerTest, CsrAttrsNameTheKeyTypeAndChallengePasswordWhenPopIsLinked)
 
 TEST_F(EstServerTest, FullCmcIsNotImplemented) {
   http::Response r = PostBody("/.well-known/est/devices/fullcmc", "AAAA", Device());
-  EXPECT_EQ(r.status, 501);
-  EXPECT_NE(r.body.find("simpleenroll"), std::string::npos) << r.body;
+  ExpectAnswer(r, 501, "simpleenroll");
 }
 
 // ---- simpleenroll ----
@@ -543,8 +512,7 @@ TEST_F(EstServerTest, BasicMissingIs401WrongIs403AndNothingIsWritten) {
   EXPECT_EQ(missing.status, 401);
   EXPECT_EQ(Header(missing, "WWW-Authenticate"), "Basic realm=\"enrollgate EST devices\"");
   http::Response wrong = Post("devices", "simpleenroll", csr, Basic("device", "guess"));
-  EXPECT_EQ(wrong.status, 403);
-  EXPECT_NE(wrong.body.find("password"), std::string::npos) << wrong.body;
+  ExpectAnswer(wrong, 403, "password");
   EXPECT_EQ(Post("devices", "simpleenroll", csr, Basic("nobody", kDevicePassword)).status, 403);
   http::Request malformed;
   malformed.method = "POST";
@@ -566,18 +534,15 @@ TEST_F(EstServerTest, ClientCertificateAgainstTheAccountAnchorsAndSubjectPattern
 
   crypto::Certificate untrusted = IssueByTestCa("dev-43", key, /*trusted=*/false);
   http::Response r = Post("anchors", "simpleenroll", csr, Cert(untrusted));
-  EXPECT_EQ(r.status, 403);
-  EXPECT_NE(r.body.find("not trusted"), std::string::npos) << r.body;
+  ExpectAnswer(r, 403, "not trusted");
 
   crypto::Certificate wrong_subject = IssueByTestCa("printer-1", key);
   r = Post("anchors", "simpleenroll", csr, Cert(wrong_subject));
-  EXPECT_EQ(r.status, 403);
-  EXPECT_NE(r.body.find("printer-1"), std::string::npos) << r.body;
+  ExpectAnswer(r, 403, "printer-1");
 
   // No certificate on a label that accepts only certificates: 403 saying so.
   r = Post("anchors", "simpleenroll", csr, Auth{});
-  EXPECT_EQ(r.status, 403);
-  EXPECT_NE(r.body.find("client certificate"), std::string::npos) << r.body;
+  ExpectAnswer(r, 403, "client certificate");
   EXPECT_EQ(EnrollmentCount(), 1u);
 }
 
@@ -593,17 +558,32 @@ TEST_F(EstServerTest, ACertificateThisGatewayIssuedAuthenticatesItsOwnLabelOnly)
   EXPECT_EQ(EnrollmentCount(), 2u);
 }
 
+TEST_F(EstServerTest, AMisconfiguredLabelAnswers500WithoutInternals) {
+  auto snapshot = std::make_shared<mapping::MappingSnapshot>(*snapshot_);
+  for (config::AccountConfig& a : snapshot->accounts) {
+    if (a.name == "anchors") a.est.client_cert_anchor_files = {dir_ + "/secret-missing.pem"};
+  }
+  snapshot_ = snapshot;
+  crypto::PrivateKey key = NewKey();
+  http::Response r = Post("anchors", "simpleenroll", MakeCsr({"dev-1", {}}, key),
+                          Cert(IssueByTestCa("dev-1", key)));
+  EXPECT_EQ(r.status, 500);
+  EXPECT_EQ(r.body.find("secret-missing"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("internal error"), std::string::npos) << r.body;
+  // The other labels are not affected; csrattrs needs no files.
+  EXPECT_EQ(Get("/.well-known/est/anchors/csrattrs").status, 200);
+  Enroll("devices", MakeCsr(kDevice, NewKey()), Device());
+}
+
 // ---- bodies ----
 
 TEST_F(EstServerTest, BadBodiesAreRefusedWithTheirReasonAndWriteNothing) {
   crypto::Csr csr = MakeCsr(kDevice, NewKey());
   const std::string path = "/.well-known/est/devices/simpleenroll";
   http::Response r = PostBody(path, "this is not base64 at all!", Device());
-  EXPECT_EQ(r.status, 400);
-  EXPECT_NE(r.body.find("base64"), std::string::npos) << r.body;
+  ExpectAnswer(r, 400, "base64");
   r = PostBody(path, crypto::Base64Encode(std::string("not a CSR")), Device());
-  EXPECT_EQ(r.status, 400);
-  EXPECT_NE(r.body.find("PKCS#10"), std::string::npos) << r.body;
+  ExpectAnswer(r, 400, "PKCS#10");
   r = PostBody(path, "", Device());
   EXPECT_EQ(r.status, 400);
   // A flipped byte in the signature.
@@ -632,13 +612,11 @@ TEST_F(EstServerTest, MappingRefusalsAre400WithTheReasonAndOnlyADenialRecord) {
   // A key type the profile does not allow.
   http::Response r =
       Post("rsa-only", "simpleenroll", MakeCsr(kDevice, NewKey(crypto::KeySpec::kEcP256)), Auth{});
-  EXPECT_EQ(r.status, 400);
-  EXPECT_NE(r.body.find("key type EC-P-256"), std::string::npos) << r.body;
+  ExpectAnswer(r, 400, "key type EC-P-256");
   // A name outside the account's names.
   r = Post("devices", "simpleenroll", MakeCsr({"d", {"device.elsewhere.invalid"}}, NewKey()),
            Device());
-  EXPECT_EQ(r.status, 400);
-  EXPECT_NE(r.body.find("device.elsewhere.invalid"), std::string::npos) << r.body;
+  ExpectAnswer(r, 400, "device.elsewhere.invalid");
   EXPECT_EQ(EnrollmentCount(), 0u);
   EXPECT_EQ(ScmEnrollmentCount(), 0);
   EXPECT_EQ(DenialCount(), 2);
@@ -657,16 +635,13 @@ TEST_F(EstServerTest, ChallengePasswordMustBeTheChannelBinding) {
 
   spec.challenge_password = crypto::Base64Encode(crypto::RandomBytes(32));
   http::Response r = Post("pop", "simpleenroll", MakeCsr(spec, NewKey()), tls);
-  EXPECT_EQ(r.status, 400);
-  EXPECT_NE(r.body.find("channel binding"), std::string::npos) << r.body;
+  ExpectAnswer(r, 400, "channel binding");
   r = Post("pop", "simpleenroll", MakeCsr(kDevice, NewKey()), tls);
-  EXPECT_EQ(r.status, 400);
-  EXPECT_NE(r.body.find("challengePassword"), std::string::npos) << r.body;
+  ExpectAnswer(r, 400, "challengePassword");
   // Behind a TLS-terminating proxy there is no channel binding.
   spec.challenge_password = crypto::Base64Encode(binding);
   r = Post("pop", "simpleenroll", MakeCsr(spec, NewKey()), Auth{});
-  EXPECT_EQ(r.status, 400);
-  EXPECT_NE(r.body.find("proxy"), std::string::npos) << r.body;
+  ExpectAnswer(r, 400, "proxy");
   EXPECT_EQ(EnrollmentCount(), 1u);
 }
 
@@ -705,8 +680,7 @@ TEST_F(EstServerTest, ReenrollRefusals) {
 
   // Without the certificate being renewed.
   http::Response r = Post("devices", "simplereenroll", RenewalCsr(issued, key), Device());
-  EXPECT_EQ(r.status, 403);
-  EXPECT_NE(r.body.find("TLS client certificate"), std::string::npos) << r.body;
+  ExpectAnswer(r, 403, "TLS client certificate");
   // A certificate the gateway did not issue.
   crypto::Certificate foreign = IssueByTestCa("device-0001", key);
   r = Post("devices", "simplereenroll", RenewalCsr(issued, key),
@@ -714,22 +688,18 @@ TEST_F(EstServerTest, ReenrollRefusals) {
   EXPECT_EQ(r.status, 403) << r.body;
   // Subject or SANs that differ from the certificate (RFC 7030 §4.2.2).
   r = Post("devices", "simplereenroll", MakeCsr({"device-0002", kDevice.dns}, key), Cert(issued));
-  EXPECT_EQ(r.status, 400);
-  EXPECT_NE(r.body.find("subject"), std::string::npos) << r.body;
+  ExpectAnswer(r, 400, "subject");
   r = Post("devices", "simplereenroll", RenewalCsr(issued, key, {"extra.example.test"}),
            Cert(issued));
-  EXPECT_EQ(r.status, 400);
-  EXPECT_NE(r.body.find("extra.example.test"), std::string::npos) << r.body;
+  ExpectAnswer(r, 400, "extra.example.test");
   EXPECT_EQ(EnrollmentCount(), before);
 
   // Revoked: refused, also as a credential for simpleenroll.
   ASSERT_TRUE(issuance_->Revoke(issued.SerialHex(), RevocationReason::kKeyCompromise, "test").ok());
   r = Post("devices", "simplereenroll", RenewalCsr(issued, key), Cert(issued));
-  EXPECT_EQ(r.status, 403);
-  EXPECT_NE(r.body.find("revoked"), std::string::npos) << r.body;
+  ExpectAnswer(r, 403, "revoked");
   r = Post("devices", "simpleenroll", MakeCsr(kDevice, NewKey()), Cert(issued));
-  EXPECT_EQ(r.status, 403);
-  EXPECT_NE(r.body.find("revoked"), std::string::npos) << r.body;
+  ExpectAnswer(r, 403, "revoked");
   EXPECT_EQ(EnrollmentCount(), before);
 }
 
@@ -803,8 +773,7 @@ TEST_F(EstServerTest, CodeSigningWithoutVerifiedAttestationIsRefusedWithTheReaso
   crypto::Csr csr =
       MakeCsr({"Alice Example", {}, "alice@example.test", "Alice", "Example"}, NewKey());
   http::Response r = Post("codesign", "simpleenroll", csr, Basic("alice", kAlicePassword));
-  EXPECT_EQ(r.status, 400);
-  EXPECT_NE(r.body.find("attestation"), std::string::npos) << r.body;
+  ExpectAnswer(r, 400, "attestation");
   EXPECT_EQ(Post("codesign", "serverkeygen", csr, Basic("alice", kAlicePassword)).status, 400);
   EXPECT_EQ(EnrollmentCount(), 0u);
   EXPECT_EQ(ScmEnrollmentCount(), 0);

@@ -46,7 +46,10 @@ Checked<std::string> EstServer::Impl::Attest(const Target& t, const Caller& call
   Result<std::string> evidence =
       internal::VerifyAttestation(csr, t.files->attestation_anchors, clock.Now());
   if (evidence.ok()) return std::move(evidence).value();
-  if (evidence.error().code() != ErrorCode::kInvalidArgument) {
+  // kInvalidArgument: the attestation is refused; kFailedPrecondition: the account has no HSM
+  // roots to check it against. Both are reasons for the device's operator; anything else is ours.
+  if (evidence.error().code() != ErrorCode::kInvalidArgument &&
+      evidence.error().code() != ErrorCode::kFailedPrecondition) {
     return Fail(evidence.error(), "verifying a key attestation");
   }
   mapping::Denial denial{mapping::DenialReason::kAttestationRequired,

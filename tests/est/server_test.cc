@@ -575,6 +575,19 @@ TEST_F(EstServerTest, AMisconfiguredLabelAnswers500WithoutInternals) {
   Enroll("devices", MakeCsr(kDevice, NewKey()), Device());
 }
 
+TEST_F(EstServerTest, AnchorFilesAreReadOncePerMappingSnapshot) {
+  crypto::PrivateKey key = NewKey();
+  crypto::Certificate cert = IssueByTestCa("dev-7", key);
+  Enroll("anchors", MakeCsr({"dev-7", {}}, key), Cert(cert));
+  // The file goes away: requests on the same snapshot still have its anchors.
+  std::filesystem::remove(dir_ + "/anchors.pem");
+  Enroll("anchors", MakeCsr({"dev-7", {}}, NewKey()), Cert(cert));
+  // A new snapshot (a reload) reads the files again, and this one is missing.
+  snapshot_ = std::make_shared<mapping::MappingSnapshot>(*snapshot_);
+  EXPECT_EQ(Post("anchors", "simpleenroll", MakeCsr({"dev-7", {}}, NewKey()), Cert(cert)).status,
+            500);
+}
+
 // ---- bodies ----
 
 TEST_F(EstServerTest, BadBodiesAreRefusedWithTheirReasonAndWriteNothing) {

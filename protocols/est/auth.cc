@@ -75,7 +75,7 @@ bool PasswordCache::Contains(const std::string& key) {
 void PasswordCache::Insert(const std::string& key) {
   std::lock_guard<std::mutex> lock(mu_);
   if (entries_.size() >= kMaxEntries) entries_.clear();
-  entries_.emplace(key, true);
+  entries_.insert(key);
 }
 
 Checked<CertificateRecord> IssuedClientCertificate(const AuthContext& context,

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -103,7 +104,7 @@ class PasswordCache {
 
  private:
   std::mutex mu_;
-  std::unordered_map<std::string, bool> entries_;
+  std::unordered_set<std::string> entries_;
 };
 
 struct AuthContext {

@@ -208,6 +208,17 @@ ALTER TABLE certificates ADD COLUMN scm_checked_at INTEGER;
 CREATE INDEX certificates_scm_check ON certificates(scm_checked_at, not_after)
   WHERE revoked_at IS NULL;
 )sql",
+      // 5: EST serverkeygen (RFC 7030 §4.4): the private keys the gateway generated, sealed
+      // (AES-256-GCM under the daemon's KEK; never clear), by the request's idempotency key, until
+      // the device has collected them; created_at (ms) drives the retention purge.
+      R"sql(
+CREATE TABLE est_server_keys (
+  request_key TEXT PRIMARY KEY,
+  sealed BLOB NOT NULL,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX est_server_keys_created ON est_server_keys(created_at);
+)sql",
   };
   return kMigrations;
 }

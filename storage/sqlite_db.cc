@@ -56,6 +56,21 @@ Result<void> ScopedStatement::Run() {
   }
 }
 
+ScopedStatement& ScopedStatement::BindBlob(int pos, const std::vector<uint8_t>& bytes) {
+  // A zero-length blob must stay a blob (X''), not NULL.
+  static const uint8_t kEmpty = 0;
+  sqlite3_bind_blob(stmt_, pos, bytes.empty() ? &kEmpty : bytes.data(),
+                    static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+  return *this;
+}
+
+std::vector<uint8_t> ScopedStatement::Blob(int col) const {
+  const auto* p = static_cast<const uint8_t*>(sqlite3_column_blob(stmt_, col));
+  const int n = sqlite3_column_bytes(stmt_, col);
+  if (p == nullptr || n <= 0) return {};
+  return std::vector<uint8_t>(p, p + n);
+}
+
 std::string ScopedStatement::Text(int col) const {
   const auto* p = sqlite3_column_text(stmt_, col);
   const int n = sqlite3_column_bytes(stmt_, col);

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.h"
 
@@ -36,6 +37,7 @@ class ScopedStatement {
   ScopedStatement& Bind(int pos, int64_t value);
   ScopedStatement& BindNull(int pos);
   ScopedStatement& Bind(int pos, const std::optional<int64_t>& value);
+  ScopedStatement& BindBlob(int pos, const std::vector<uint8_t>& bytes);
 
   // Steps once: true if a row is available, false when done; an error otherwise.
   Result<bool> Step();
@@ -46,6 +48,7 @@ class ScopedStatement {
   int64_t Int(int col) const;
   bool IsNull(int col) const;
   std::optional<int64_t> OptInt(int col) const;
+  std::vector<uint8_t> Blob(int col) const;
 
  private:
   sqlite3_stmt* stmt_;

@@ -1,4 +1,5 @@
-// SqliteStore: the embedded default Store (core/ports/store.h) on one SQLite file in WAL mode.
+// SqliteStore: the embedded default Store (core/ports/store.h) and EstStore
+// (core/ports/est_store.h) on one SQLite file in WAL mode.
 //
 // Holds a small pool of connections, each with its own cache of prepared statements; a call
 // borrows one connection for its single transaction. Writes take SQLite's write lock up front
@@ -15,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "core/ports/est_store.h"
 #include "core/ports/store.h"
 #include "core/result.h"
 #include "storage/sqlite_db.h"
@@ -26,7 +28,7 @@ struct SqliteOptions {
   int connections = 4;
 };
 
-class SqliteStore final : public Store {
+class SqliteStore final : public Store, public EstStore {
  public:
   // Opens (creating) the database and applies migrations.
   static Result<std::unique_ptr<SqliteStore>> Open(const SqliteOptions& options);
@@ -103,6 +105,11 @@ class SqliteStore final : public Store {
   Result<std::vector<AcmeChallenge>> ListDueChallenges(TimePoint now, int limit) override;
   Result<AcmeChallenge> ClaimChallenge(const std::string& id, TimePoint now,
                                        TimePoint lease_until) override;
+
+  // EstStore, in sqlite_store_est.cc.
+  Result<void> PutServerKey(const SealedServerKey& key) override;
+  Result<std::optional<SealedServerKey>> GetServerKey(const std::string& request_key) override;
+  Result<int64_t> PurgeServerKeys(TimePoint created_before) override;
 
  private:
   explicit SqliteStore(std::vector<std::unique_ptr<SqliteConnection>> pool);

@@ -21,8 +21,10 @@ std::unique_ptr<Store> OpenSqlite(const std::string& dir, const std::string& tag
   return std::move(store).value();
 }
 
+EstStore* SqliteEst(Store& store) { return &static_cast<storage::SqliteStore&>(store); }
+
 INSTANTIATE_TEST_SUITE_P(Sqlite, StoreContractTest,
-                         ::testing::Values(StoreFactory{"sqlite", OpenSqlite}),
+                         ::testing::Values(StoreFactory{"sqlite", OpenSqlite, SqliteEst}),
                          [](const auto& info) { return info.param.name; });
 
 TEST(SqliteMigrationsTest, FreshDatabaseReachesLatestVersionAndRefusesNewer) {

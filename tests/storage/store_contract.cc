@@ -1208,5 +1208,52 @@ TEST_P(StoreContractTest, AcmeTimesRoundTripToTheMillisecond) {
   EXPECT_FALSE(got_az.challenges[1].validated_at.has_value());
 }
 
+// ---- EstStore ----
+
+TEST_P(StoreContractTest, EstServerKeyIsStoredOncePerRequestKeyAndReadBackAsGiven) {
+  auto store = Open("est");
+  EstStore& est = Est(*store);
+  auto none = est.GetServerKey("est-serverkeygen:k1");
+  ASSERT_TRUE(none.ok()) << none.error().ToString();
+  EXPECT_FALSE(none->has_value());
+
+  SealedServerKey key{"est-serverkeygen:k1", {0x01, 0x00, 0xff, 0x7f, 0x00}, kT0};
+  ASSERT_TRUE(est.PutServerKey(key).ok());
+  auto got = est.GetServerKey(key.request_key);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->request_key, key.request_key);
+  EXPECT_EQ((*got)->sealed, key.sealed);  // bytes as given, embedded NULs included
+  EXPECT_EQ((*got)->created_at, kT0);
+
+  // A second key for the same request (two daemons racing on one retry) is refused; the first
+  // one stays.
+  SealedServerKey other{key.request_key, {0x02}, kT0 + std::chrono::seconds(1)};
+  auto again = est.PutServerKey(other);
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.error().code(), ErrorCode::kAlreadyExists);
+  EXPECT_EQ((*est.GetServerKey(key.request_key))->sealed, key.sealed);
+
+  // Another daemon on the same database sees it.
+  auto second = Open("est");
+  auto seen = Est(*second).GetServerKey(key.request_key);
+  ASSERT_TRUE(seen.ok() && seen->has_value());
+  EXPECT_EQ((*seen)->sealed, key.sealed);
+}
+
+TEST_P(StoreContractTest, EstServerKeysArePurgedByAge) {
+  auto store = Open("est-purge");
+  EstStore& est = Est(*store);
+  ASSERT_TRUE(est.PutServerKey({"old", {1}, kT0}).ok());
+  ASSERT_TRUE(est.PutServerKey({"new", {2}, kT0 + std::chrono::hours(2)}).ok());
+  auto purged = est.PurgeServerKeys(kT0 + std::chrono::hours(1));
+  ASSERT_TRUE(purged.ok());
+  EXPECT_EQ(*purged, 1);
+  EXPECT_FALSE(est.GetServerKey("old")->has_value());
+  EXPECT_TRUE(est.GetServerKey("new")->has_value());
+  EXPECT_EQ(*est.PurgeServerKeys(kT0 + std::chrono::hours(1)), 0);
+  // A purged request key can take a new key (a device that comes back after the retention).
+  EXPECT_TRUE(est.PutServerKey({"old", {3}, kT0 + std::chrono::hours(3)}).ok());
+}
+
 }  // namespace
 }  // namespace eg::testing

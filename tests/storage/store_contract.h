@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "core/ports/est_store.h"
 #include "core/ports/store.h"
 
 namespace eg::testing {
@@ -18,6 +19,8 @@ struct StoreFactory {
   // file-based uses them to name a database); a second call with the same arguments opens the
   // same database again, as a second daemon would.
   std::function<std::unique_ptr<Store>(const std::string& dir, const std::string& tag)> open;
+  // The same store's EstStore side (the backend's one object implements both ports).
+  std::function<EstStore*(Store& store)> est;
 };
 
 // Gives each test its own empty directory, removed afterwards.
@@ -26,6 +29,7 @@ class StoreContractTest : public ::testing::TestWithParam<StoreFactory> {
   void SetUp() override;
   void TearDown() override;
   std::unique_ptr<Store> Open(const std::string& tag) { return GetParam().open(dir_, tag); }
+  EstStore& Est(Store& store) { return *GetParam().est(store); }
 
  private:
   std::string dir_;

@@ -6,7 +6,6 @@
 #include <filesystem>
 #include <optional>
 #include <thread>
-#include <type_traits>
 
 #include "crypto/jose/jws.h"
 #include "crypto/x509.h"
@@ -74,17 +73,6 @@ Result<void> MakeDirectory(const std::string& dir) {
   fs::create_directories(dir, ec);
   if (ec) return Unavailable("cannot create directory " + dir + ": " + ec.message());
   return Ok();
-}
-
-// The store's EstStore side. TODO(est-server merge): SqliteStore implements EstStore on branch
-// est-server; until then this is null and the daemon serves no EST. Once merged, pass *store_.
-template <typename S>
-EstStore* EstStoreOf(S& store) {
-  if constexpr (std::is_base_of_v<EstStore, S>) {
-    return &store;
-  } else {
-    return nullptr;
-  }
 }
 
 bool ServesEst(const std::vector<config::AccountConfig>& accounts) {
@@ -293,13 +281,6 @@ Result<void> App::StartAcme() {
 
 Result<void> App::StartEst() {
   if (!ServesEst(config_.accounts)) return Ok();
-  EstStore* est_store = EstStoreOf(*store_);
-  if (est_store == nullptr) {
-    logger_.Warn(
-        "EST accounts configured, but this build's store does not keep EST state yet: "
-        "EST is not served");
-    return Ok();
-  }
   est::ServerOptions options;
   options.default_label = config_.est.default_label;
   options.max_body_bytes = config_.est.max_body_bytes;
@@ -313,7 +294,7 @@ Result<void> App::StartEst() {
                           : config_.est.server_key_kek_file,
                       "est.server_key_kek_file", logger_));
   est_ = std::make_unique<est::EstServer>(
-      *store_, *est_store, *issuance_, [this] { return this->mapping(); }, clock_, logger_,
+      *store_, *store_, *issuance_, [this] { return this->mapping(); }, clock_, logger_,
       std::move(options));
   est_->RegisterRoutes(router_);
   ScheduleServerKeyPurge();

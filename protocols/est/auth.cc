@@ -80,9 +80,11 @@ void PasswordCache::Insert(const std::string& key) {
 
 Checked<CertificateRecord> IssuedClientCertificate(const AuthContext& context,
                                                    const crypto::Certificate& leaf,
-                                                   const config::AccountConfig& account) {
+                                                   const config::AccountConfig& account,
+                                                   bool* issued_here) {
   const std::string serial = leaf.SerialHex();
   Result<CertificateRecord> record = context.issuance.Lookup(serial);
+  if (issued_here != nullptr) *issued_here = record.ok();
   if (!record.ok()) {
     if (record.error().code() == ErrorCode::kNotFound) {
       return Refuse(403, "the client certificate " + serial + " was not issued by this gateway");
@@ -117,13 +119,20 @@ Checked<Caller> Authenticate(const AuthContext& context, const http::Request& re
     Result<crypto::Certificate> leaf = crypto::Certificate::ParseDer(chain.front());
     if (!leaf.ok()) return Refuse(403, "the TLS client certificate does not parse");
     const std::string subject = leaf->Subject().one_line;
+    // A certificate this gateway issued is judged by its record alone: revoked, expired or
+    // another label's stays refused with that reason, whatever the label's trust anchors say
+    // (they are for certificates from elsewhere, such as a manufacturer's).
+    bool issued_here = false;
     if (account.est.accept_issued_certificates) {
-      Checked<CertificateRecord> issued = IssuedClientCertificate(context, *leaf, account);
+      Checked<CertificateRecord> issued =
+          IssuedClientCertificate(context, *leaf, account, &issued_here);
       if (issued.ok()) return Caller{subject, "issued-cert"};
       if (issued.answer().status >= 500) return issued.answer();
       cert_refusal = issued.answer().body;
     }
-    if (!files.client_anchors.empty()) {
+    if (issued_here) {
+      // cert_refusal already holds the record's reason.
+    } else if (!files.client_anchors.empty()) {
       std::vector<crypto::Certificate> intermediates;
       for (size_t i = 1; i < chain.size(); ++i) {
         Result<crypto::Certificate> c = crypto::Certificate::ParseDer(chain[i]);

@@ -122,10 +122,12 @@ Checked<Caller> Authenticate(const AuthContext& context, const http::Request& re
                              const config::AccountConfig& account, const AccountFiles& files);
 
 // The certificate a request presented, looked up as one this gateway issued under `account`:
-// 403 if it is not ours, another account's, not byte-equal, revoked or expired.
+// 403 if it is not ours, another account's, not byte-equal, revoked or expired. `*issued_here`
+// (when given) says whether the store knows the serial at all.
 Checked<CertificateRecord> IssuedClientCertificate(const AuthContext& context,
                                                    const crypto::Certificate& leaf,
-                                                   const config::AccountConfig& account);
+                                                   const config::AccountConfig& account,
+                                                   bool* issued_here = nullptr);
 
 // ---- request bodies (body.cc) ----
 

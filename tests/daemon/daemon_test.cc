@@ -286,15 +286,11 @@ TEST_F(DaemonTest, ShippedConfigStartsWithoutEstPasswordFiles) {
             std::string::npos)
       << log;
   EXPECT_EQ(Curl(d, "localhost", "/health").http_code, 200);
-  if (log.find("\"EST server ready\"") != std::string::npos) {
-    // The serverkeygen KEK was generated, owner-only.
-    struct stat st {};
-    ASSERT_EQ(stat((state_ + "/est-server-key.kek").c_str(), &st), 0);
-    EXPECT_EQ(st.st_mode & 0777, 0600u);
-  } else {
-    // TODO(est-server merge): once SqliteStore implements EstStore the branch above always runs.
-    EXPECT_NE(log.find("EST is not served"), std::string::npos) << log;
-  }
+  EXPECT_NE(log.find("\"EST server ready\""), std::string::npos) << log;
+  // The serverkeygen KEK was generated, owner-only.
+  struct stat st {};
+  ASSERT_EQ(stat((state_ + "/est-server-key.kek").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
   StopWithSigterm(d);
 }
 

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <optional>
 
+#include "crypto/attestation.h"
 #include "crypto/base64.h"
 #include "crypto/csr.h"
 #include "crypto/password.h"
@@ -782,15 +783,60 @@ TEST_F(EstServerTest, ServerKeygenAfterApprovalKeepsTheKeyAndRefusalsStoreNone) 
 
 // ---- code signing ----
 
-TEST_F(EstServerTest, CodeSigningWithoutVerifiedAttestationIsRefusedWithTheReason) {
-  crypto::Csr csr =
-      MakeCsr({"Alice Example", {}, "alice@example.test", "Alice", "Example"}, NewKey());
-  http::Response r = Post("codesign", "simpleenroll", csr, Basic("alice", kAlicePassword));
+// A code-signing CSR for `key`, carrying an attestation certificate over `attested_key` issued by
+// `hsm_ca` (a test "HSM" root) — what a YubiKey's PIV attestation gives.
+crypto::Csr AttestedCsr(const crypto::PrivateKey& key, const crypto::PublicKey& attested_key,
+                        const crypto::Certificate& hsm_ca, const crypto::PrivateKey& hsm_key) {
+  crypto::IssueRequest att;
+  att.subject.common_name = "YubiKey PIV Attestation 9c";
+  att.not_before = std::chrono::system_clock::now() - std::chrono::hours(1);
+  att.not_after = std::chrono::system_clock::now() + std::chrono::hours(24);
+  crypto::Certificate attestation =
+      crypto::IssueCertificate(att, attested_key, hsm_key, &hsm_ca).value();
+  crypto::CsrRequest req;
+  req.subject.common_name = "Alice Example";
+  req.subject.email = "alice@example.test";
+  req.subject.given_name = "Alice";
+  req.subject.surname = "Example";
+  req.extra_attributes.push_back({std::string(crypto::kEvidenceAttributeOid),
+                                  crypto::EncodeEvidenceAttribute({attestation}).value()});
+  return crypto::BuildCsr(req, key).value();
+}
+
+TEST_F(EstServerTest, CodeSigningWithAVerifiedAttestationEnrollsAndScmGetsItWithTheHsmType) {
+  crypto::PrivateKey key = NewKey();
+  crypto::Csr csr = AttestedCsr(key, key.Public(), *test_ca_, *test_ca_key_);
+  crypto::Certificate leaf = Enroll("codesign", csr, Basic("alice", kAlicePassword));
+  EXPECT_TRUE(leaf.Key().Equals(key.Public()));
+  std::string data;
+  EXPECT_EQ(ScmEnrollmentCount(&data), 1);
+  EXPECT_NE(data.find("\"hsmType\":\"Yubikey\""), std::string::npos) << data;
+  EXPECT_NE(data.find("keyAttestation"), std::string::npos) << data;
+}
+
+TEST_F(EstServerTest, CodeSigningWithoutAGoodAttestationIsRefusedWithTheReason) {
+  const Auth alice = Basic("alice", kAlicePassword);
+  crypto::PrivateKey key = NewKey();
+  // No attestation at all.
+  http::Response r = Post(
+      "codesign", "simpleenroll",
+      MakeCsr({"Alice Example", {}, "alice@example.test", "Alice", "Example"}, key), alice);
   ExpectAnswer(r, 400, "attestation");
-  EXPECT_EQ(Post("codesign", "serverkeygen", csr, Basic("alice", kAlicePassword)).status, 400);
+  // An attestation over another key.
+  r = Post("codesign", "simpleenroll",
+           AttestedCsr(key, NewKey().Public(), *test_ca_, *test_ca_key_), alice);
+  ExpectAnswer(r, 400, "not the CSR's key");
+  // From a root the account does not trust.
+  r = Post("codesign", "simpleenroll", AttestedCsr(key, key.Public(), *other_ca_, *other_ca_key_),
+           alice);
+  ExpectAnswer(r, 400, "trusted HSM root");
+  // serverkeygen cannot attest a key it makes.
+  r = Post("codesign", "serverkeygen", AttestedCsr(key, key.Public(), *test_ca_, *test_ca_key_),
+           alice);
+  ExpectAnswer(r, 400, "HSM");
   EXPECT_EQ(EnrollmentCount(), 0u);
   EXPECT_EQ(ScmEnrollmentCount(), 0);
-  EXPECT_EQ(DenialCount(), 1);
+  EXPECT_EQ(DenialCount(), 3);
 }
 
 }  // namespace

@@ -554,8 +554,11 @@ pop_linked_to_tls() {
   coproc SCLIENT { openssl s_client -connect "$host" -servername localhost -CAfile "$gateway_ca" \
     -tls1_3 -keymatexport EXPORTER-Channel-Binding -keymatexportlen 32 -ign_eof 2>&1; }
   coproc_pid=$SCLIENT_PID
+  # Our own copies of the pipe ends: bash drops SCLIENT[] as soon as s_client exits.
+  local sc_in sc_out
+  exec {sc_in}<&"${SCLIENT[0]}" {sc_out}>&"${SCLIENT[1]}"
   local line exporter=""
-  while IFS= read -r -t 20 line <&"${SCLIENT[0]}"; do
+  while IFS= read -r -t 20 line <&"$sc_in"; do
     case "$line" in
       *"Keying material:"*)
         exporter="$(printf '%s' "${line#*Keying material:}" | tr -d ' \r')"
@@ -565,6 +568,7 @@ pop_linked_to_tls() {
   done
   if [ -z "$exporter" ]; then
     fail "pop: tls-exporter" "openssl s_client printed no keying material"
+    exec {sc_in}<&- {sc_out}>&-
     kill "$coproc_pid" 2>/dev/null || true
     coproc_pid=""
     return
@@ -580,19 +584,23 @@ pop_linked_to_tls() {
     printf 'Content-Type: application/pkcs10\r\nContent-Transfer-Encoding: base64\r\n'
     printf 'Content-Length: %d\r\nConnection: close\r\n\r\n' "$(stat -c %s "$work/pop.b64")"
     cat "$work/pop.b64"
-  } >&"${SCLIENT[1]}"
+  } >&"$sc_out"
   mkdir -p "$work/http"
-  timeout 30 cat <&"${SCLIENT[0]}" >"$work/pop.raw" || true
+  timeout 30 cat <&"$sc_in" >"$work/pop.raw" || true
+  exec {sc_in}<&- {sc_out}>&-
   kill "$coproc_pid" 2>/dev/null || true
   wait "$coproc_pid" 2>/dev/null || true
   coproc_pid=""
-  # The HTTP reply: from the status line on; headers and body split at the first empty line.
-  sed -n '/^HTTP\/1\.1 /,$p' "$work/pop.raw" | tr -d '\r' >"$work/pop.http"
+  # The HTTP reply: from the status line on; the headers up to the first empty line, then
+  # Content-Length bytes of body (s_client prints "closed" right after them).
+  sed -n '/^HTTP\/1\.1 /,$p' "$work/pop.raw" >"$work/pop.http"
   status="$(head -n 1 "$work/pop.http" | cut -d' ' -f2)"
   [ -n "$status" ] || status=000
-  sed -n '1,/^$/p' "$work/pop.http" >"$work/http/pop.hdr"
-  sed '1,/^$/d' "$work/pop.http" | grep -v -e '^closed$' -e '^DONE$' -e 'Post-Handshake' -e '^---$' \
-    -e 'read R BLOCK' -e '^SSL-Session' >"$work/http/pop.body" || true
+  awk -v hdr="$work/http/pop.hdr" 'h == 0 { l = $0; sub(/\r$/, "", l); print l > hdr; if (l == "") h = 1; next }
+    { print }' "$work/pop.http" >"$work/pop.rest"
+  local len
+  len="$(hdr pop Content-Length)"
+  head -c "${len:-0}" "$work/pop.rest" >"$work/http/pop.body"
   expect_cert pop "pop: simpleenroll over the connection whose tls-exporter the CSR carries" "$work/pop.key" || true
 
   # The same CSR on another connection: its exporter differs, so it is refused.

@@ -33,6 +33,19 @@ basic() { local u; u="$(basic_user "$1")"; printf -- '-u\n%s:%s\n' "$u" "${passw
 # subject_slash PEM: the certificate's subject as openssl req -subj takes it.
 subject_slash() { openssl x509 -in "$1" -noout -subject -nameopt compat | sed 's/^subject=//'; }
 
+# reenroll_csr CERT KEY OUT-DER: the CSR a device sends to re-enroll CERT: the certificate's
+# subject and subjectAltNames (RFC 7030 §4.2.2), signed with KEY (the old key or a new one).
+reenroll_csr() {
+  local sans
+  sans="$(openssl x509 -in "$1" -noout -ext subjectAltName 2>/dev/null | sed -n '2,$p' |
+    sed 's/^ *//; s/IP Address:/IP:/g; s/, /,/g' | tr -d '\n')"
+  if [ -n "$sans" ]; then
+    csr "$2" "$(subject_slash "$1")" "$3" -addext "subjectAltName=$sans"
+  else
+    csr "$2" "$(subject_slash "$1")" "$3"
+  fi
+}
+
 # expect_cert NAME CHECK-PREFIX KEY-PEM: response NAME is 200 certs-only PKCS#7 whose first
 # certificate carries KEY-PEM's public key and chains to the cacerts bundle; leaf in $work/NAME.pem.
 expect_cert() {
@@ -151,7 +164,7 @@ operations() {
 
   # simplereenroll with the certificate the gateway issued: same key, then a new key.
   if [ -s "$work/$label-basic.pem" ]; then
-    csr "$work/$label-basic.key" "$(subject_slash "$work/$label-basic.pem")" "$work/$label-re-same.csr"
+    reenroll_csr "$work/$label-basic.pem" "$work/$label-basic.key" "$work/$label-re-same.csr"
     post_csr "$label-re-same" "$p/simplereenroll" "$work/$label-re-same.csr" \
       --cert "$work/$label-basic.pem" --key "$work/$label-basic.key"
     if expect_cert "$label-re-same" "$label: simplereenroll, same key" "$work/$label-basic.key"; then
@@ -163,7 +176,7 @@ operations() {
     local cur="$label-re-same" cur_key="$work/$label-basic.key"
     [ -s "$work/$label-re-same.pem" ] || cur="$label-basic"
     new_key "$work/$label-re-new.key" P-384
-    csr "$work/$label-re-new.key" "$(subject_slash "$work/$cur.pem")" "$work/$label-re-new.csr"
+    reenroll_csr "$work/$cur.pem" "$work/$label-re-new.key" "$work/$label-re-new.csr"
     post_csr "$label-re-new" "$p/simplereenroll" "$work/$label-re-new.csr" \
       --cert "$work/$cur.pem" --key "$cur_key"
     expect_cert "$label-re-new" "$label: simplereenroll, new key (P-384)" "$work/$label-re-new.key" || true
@@ -173,7 +186,7 @@ operations() {
 
   # csrattrs
   est "$label-csrattrs" GET "$p/csrattrs"
-  if [ "$status" = 200 ] && base64 -d <"$work/http/$label-csrattrs.body" >"$work/$label-csrattrs.der" 2>/dev/null &&
+  if [ "$status" = 200 ] && b64d "$work/http/$label-csrattrs.body" >"$work/$label-csrattrs.der" &&
     openssl asn1parse -inform DER -in "$work/$label-csrattrs.der" >"$work/$label-csrattrs.txt" 2>&1; then
     if [[ "$(hdr "$label-csrattrs" Content-Type)" != application/csrattrs* ]]; then
       fail "$label: csrattrs" "Content-Type \"$(hdr "$label-csrattrs" Content-Type)\", expected application/csrattrs"
@@ -415,7 +428,7 @@ revoked_reenroll() {
   fi
   pass "revoked: SCM revoked serial $serial and the gateway's store knows"
   before="$(store_fingerprint)"
-  csr "$work/rev.key" "$(subject_slash "$work/rev.pem")" "$work/rev-re.csr"
+  reenroll_csr "$work/rev.pem" "$work/rev.key" "$work/rev-re.csr"
   post_csr rev-re "$p/simplereenroll" "$work/rev-re.csr" --cert "$work/rev.pem" --key "$work/rev.key"
   expect_refusal rev-re "revoked certificate on reenroll" 403 "$before" 'revoked'
 }
@@ -531,12 +544,20 @@ acceptance_4() {
 
 # -- proof of possession linked to TLS (RFC 9266 tls-exporter on TLS 1.3) ------------------------
 
+# pop_config SUBJECT CHALLENGE: an openssl req config with the subject and a challengePassword
+# (openssl req drops the attributes when -subj is given, so the subject goes in the file too).
+pop_config() {
+  printf '[req]\ndistinguished_name=dn\nattributes=attrs\nprompt=no\n[dn]\n'
+  printf '%s\n' "${1#/}" | tr '/' '\n'
+  printf '[attrs]\nchallengePassword=%s\n' "$2"
+}
+
 pop_linked_to_tls() {
   section "proof of possession linked to TLS (link_pop_to_tls, tls-exporter)"
   local label=devices-pop p before
   p="$(est_path "$label")"
   est pop-csrattrs GET "$p/csrattrs"
-  if [ "$status" = 200 ] && base64 -d <"$work/http/pop-csrattrs.body" |
+  if [ "$status" = 200 ] && b64d "$work/http/pop-csrattrs.body" |
     openssl asn1parse -inform DER >"$work/pop-csrattrs.txt" 2>&1 &&
     grep -q challengePassword "$work/pop-csrattrs.txt"; then
     pass "pop: csrattrs asks for challengePassword"
@@ -575,9 +596,8 @@ pop_linked_to_tls() {
   fi
   local binding
   binding="$(unhex "$exporter" | base64 -w 0)"
-  printf '[req]\ndistinguished_name=dn\nattributes=attrs\nprompt=no\n[dn]\n[attrs]\nchallengePassword=%s\n' \
-    "$binding" >"$work/pop.cnf"
-  openssl req -new -config "$work/pop.cnf" -key "$work/pop.key" -subj "$s" -outform DER -out "$work/pop.csr"
+  pop_config "$s" "$binding" >"$work/pop.cnf"
+  openssl req -new -config "$work/pop.cnf" -key "$work/pop.key" -outform DER -out "$work/pop.csr"
   base64 -w 76 "$work/pop.csr" | sed 's/$/\r/' >"$work/pop.b64"
   {
     printf 'POST %s/simpleenroll HTTP/1.1\r\nHost: %s\r\nAuthorization: Basic %s\r\n' "$p" "$host" "$auth_b64"
@@ -606,8 +626,8 @@ pop_linked_to_tls() {
   # The same CSR on another connection: its exporter differs, so it is refused.
   before="$(store_fingerprint)"
   new_key "$work/pop2.key"
-  openssl req -new -config "$work/pop.cnf" -key "$work/pop2.key" -subj "$(subject devices pop2)" \
-    -outform DER -out "$work/pop2.csr"
+  pop_config "$(subject devices pop2)" "$binding" >"$work/pop2.cnf"
+  openssl req -new -config "$work/pop2.cnf" -key "$work/pop2.key" -outform DER -out "$work/pop2.csr"
   local -a auth
   mapfile -t auth < <(basic devices)
   post_csr pop-other "$p/simpleenroll" "$work/pop2.csr" "${auth[@]}"

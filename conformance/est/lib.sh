@@ -104,9 +104,12 @@ post_csr() {
     -H 'Content-Transfer-Encoding: base64' --data-binary "@$work/$name.b64" "$@"
 }
 
+# b64d FILE: base64 (lines ending in CRLF or LF) decoded on stdout.
+b64d() { tr -d '\r' <"$1" | base64 -d 2>/dev/null; }
+
 # certs_of NAME OUT-PEM: the certificates of a base64 PKCS#7 certs-only body, as PEM.
 certs_of() {
-  base64 -d <"$work/http/$1.body" >"$work/$1.p7b" 2>/dev/null &&
+  b64d "$work/http/$1.body" >"$work/$1.p7b" &&
     openssl pkcs7 -inform DER -in "$work/$1.p7b" -print_certs -out "$2" 2>/dev/null &&
     grep -q 'BEGIN CERTIFICATE' "$2"
 }

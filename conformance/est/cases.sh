@@ -173,6 +173,9 @@ operations() {
         "$(subject_of "$work/$label-re-same.pem")" = "$(subject_of "$work/$label-basic.pem")" -- \
         "serial $(serial_of "$work/$label-re-same.pem") vs $(serial_of "$work/$label-basic.pem"), subject '$(subject_of "$work/$label-re-same.pem")' vs '$(subject_of "$work/$label-basic.pem")'"
     fi
+    if [ "$label" = devices ] && [ -s "$work/$label-re-same.pem" ]; then
+      scm_renewed "$label: simplereenroll is an SCM renew of the certificate" "$work/$label-basic.pem"
+    fi
     local cur="$label-re-same" cur_key="$work/$label-basic.key"
     [ -s "$work/$label-re-same.pem" ] || cur="$label-basic"
     new_key "$work/$label-re-new.key" P-384
@@ -202,26 +205,40 @@ operations() {
   serverkeygen "$label" "$p" "${auth[@]}"
 }
 
-# serverkeygen LABEL PATH CURL-AUTH...: the returned key matches the returned certificate.
-serverkeygen() {
-  local label="$1" p="$2"
-  shift 2
-  local name="$label-skg" check="$label: serverkeygen"
-  new_key "$work/$name-csr.key"
-  csr "$work/$name-csr.key" "$(subject "$label" skg)" "$work/$name.csr"
-  post_csr "$name" "$p/serverkeygen" "$work/$name.csr" "$@"
-  local ct boundary
+# scm_renewed CHECK OLD-CERT: the emulator holds a device enrollment renewed from OLD-CERT's.
+scm_renewed() {
+  local cn rows
+  cn="$(openssl x509 -in "$2" -noout -subject -nameopt multiline | sed -n 's/^ *commonName *= *//p')"
+  rows="$(scm GET "/api/device/v1?commonName=$cn")"
+  local ids id from=""
+  ids="$(printf '%s' "$rows" | json '" ".join(str(r["deviceCertId"]) for r in j)')"
+  for id in $ids; do
+    from="$(scm GET "/api/device/v1/$id" | json 'j.get("renewedFrom", "")')"
+    [ -n "$from" ] && break
+  done
+  if [ -n "$from" ]; then
+    pass "$1 (enrollment $id renewedFrom $from)"
+  else
+    fail "$1" "no enrollment for CN=$cn in the emulator says renewedFrom (enrollments: $ids)"
+  fi
+}
+
+# keygen_reply NAME: splits response NAME (multipart/mixed) into $work/NAME.key (the PKCS#8
+# part, PEM) and $work/NAME.pem (the first certificate of the PKCS#7 part); on failure prints why
+# and returns 1.
+keygen_reply() {
+  local name="$1" ct boundary
   ct="$(hdr "$name" Content-Type)"
   if [ "$status" != 200 ] || [[ "$ct" != multipart/mixed* ]]; then
-    fail "$check" "expected 200 multipart/mixed, got $(described "$name")"
-    return
+    echo "expected 200 multipart/mixed, got $(described "$name")"
+    return 1
   fi
   boundary="$(printf '%s' "$ct" | sed -n 's/.*boundary="\{0,1\}\([^";]*\)"\{0,1\}.*/\1/Ip')"
   [ -n "$boundary" ] || {
-    fail "$check" "no boundary in Content-Type \"$ct\""
-    return
+    echo "no boundary in Content-Type \"$ct\""
+    return 1
   }
-  # Split the multipart body: part N's headers in $name.partN.hdr, its body in $name.partN.body.
+  # Part N's headers in NAME.partN.hdr, its body in NAME.partN.body.
   rm -f "$work/$name".part*
   awk -v b="--$boundary" -v out="$work/$name.part" '
     { sub(/\r$/, "") }
@@ -236,26 +253,56 @@ serverkeygen() {
     if grep -qi '^content-type:.*application/pkcs7-mime' "$f"; then cert_part="${f%.hdr}.body"; fi
   done
   if [ -z "$key_part" ] || [ -z "$cert_part" ]; then
-    fail "$check" "expected an application/pkcs8 part and an application/pkcs7-mime part (boundary $boundary): $(body "$name")"
-    return
+    echo "expected an application/pkcs8 part and an application/pkcs7-mime part (boundary $boundary): $(body "$name")"
+    return 1
   fi
-  if ! base64 -d <"$key_part" >"$work/$name.p8" 2>/dev/null ||
+  if ! b64d "$key_part" >"$work/$name.p8" ||
     ! openssl pkey -inform DER -in "$work/$name.p8" -out "$work/$name.key" 2>/dev/null; then
-    fail "$check" "the application/pkcs8 part is not a base64 PKCS#8 private key"
-    return
+    echo "the application/pkcs8 part is not a base64 PKCS#8 private key"
+    return 1
   fi
-  if ! base64 -d <"$cert_part" >"$work/$name.p7b" 2>/dev/null ||
+  if ! b64d "$cert_part" >"$work/$name.p7b" ||
     ! openssl pkcs7 -inform DER -in "$work/$name.p7b" -print_certs -out "$work/$name.chain.pem" 2>/dev/null ||
     ! leaf_of "$work/$name.chain.pem" "$work/$name.pem"; then
-    fail "$check" "the application/pkcs7-mime part is not a base64 certs-only PKCS#7"
+    echo "the application/pkcs7-mime part is not a base64 certs-only PKCS#7"
+    return 1
+  fi
+}
+
+# serverkeygen LABEL PATH CURL-AUTH...: the returned key matches the returned certificate.
+serverkeygen() {
+  local label="$1" p="$2"
+  shift 2
+  local name="$label-skg" check="$label: serverkeygen" why
+  new_key "$work/$name-csr.key"
+  csr "$work/$name-csr.key" "$(subject "$label" skg)" "$work/$name.csr"
+  post_csr "$name" "$p/serverkeygen" "$work/$name.csr" "$@"
+  if ! why="$(keygen_reply "$name")"; then
+    fail "$check" "$why"
     return
   fi
   if [ "$(pubkey_of_cert "$work/$name.pem")" != "$(pubkey_of_key "$work/$name.key")" ]; then
     fail "$check" "the returned private key does not match the returned certificate"
+    return
   elif [ "$(pubkey_of_key "$work/$name.key")" = "$(pubkey_of_key "$work/$name-csr.key")" ]; then
     fail "$check" "the returned key is the CSR's own key, not one the server generated"
+    return
+  fi
+  pass "$check: multipart with a PKCS#8 key matching the certificate ($(openssl pkey -in "$work/$name.key" -noout -text 2>/dev/null | head -n 1))"
+  # The same request again (a device that lost the reply): the same key and certificate, and
+  # no second SCM enrollment.
+  local total
+  total="$(scm_total)"
+  est "$name-again" POST "$p/serverkeygen" -H 'Content-Type: application/pkcs10' \
+    -H 'Content-Transfer-Encoding: base64' --data-binary "@$work/$name.b64" "$@"
+  if ! why="$(keygen_reply "$name-again")"; then
+    fail "$check: repeated request" "$why"
+  elif ! cmp -s "$work/$name.key" "$work/$name-again.key" || ! cmp -s "$work/$name.pem" "$work/$name-again.pem"; then
+    fail "$check: repeated request" "a different key or certificate than the first reply"
+  elif [ "$(scm_total)" != "$total" ]; then
+    fail "$check: repeated request" "SCM enrollments went from $total to $(scm_total)"
   else
-    pass "$check: multipart with a PKCS#8 key matching the certificate ($(openssl pkey -in "$work/$name.key" -noout -text 2>/dev/null | head -n 1))"
+    pass "$check: the same request again returns the same key and certificate, no new SCM enrollment"
   fi
 }
 

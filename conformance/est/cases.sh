@@ -386,6 +386,15 @@ acceptance_3() {
     --cert "$work/stranger-id.pem" --key "$work/stranger-id.key"
   expect_refusal neg-untrusted "untrusted TLS client certificate" 403 "$before"
 
+  # Trusted manufacturer CA, but a subject outside the label's client_cert_subject_pattern.
+  new_key "$work/intruder-id.key"
+  openssl req -new -key "$work/intruder-id.key" -subj "/CN=intruder" -out "$work/intruder-id.csr"
+  issue_from mfr "$work/intruder-id.csr" "$work/intruder-id.pem"
+  csr "$work/intruder-id.key" "/CN=intruder" "$work/intruder.csr"
+  post_csr neg-pattern "$p/simpleenroll" "$work/intruder.csr" \
+    --cert "$work/intruder-id.pem" --key "$work/intruder-id.key"
+  expect_refusal neg-pattern "TLS client certificate outside the label's subject rule" 403 "$before" 'subject'
+
   # A gateway-issued certificate whose subject the reenroll CSR does not keep (RFC 7030 §4.2.2).
   local issued=devices-basic
   if [ -s "$work/devices-re-new.pem" ]; then issued=devices-re-new; fi

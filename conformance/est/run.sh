@@ -112,6 +112,8 @@ for a in c["accounts"]:
             u["password_hash_file"] = "%s/est-%s.pbkdf2" % (work, u["user"])
 for name in ("devices", "people"):  # TLS client certificates from the test manufacturer CA
     accounts[name]["est"]["client_cert_anchor_files"] = [work + "/mfr.pem"]
+# ... and for devices only those whose CN starts with dev-.
+accounts["devices"]["est"]["client_cert_subject_pattern"] = "(.*,)?CN=dev-[^,]*(,.*)?"
 accounts["codesign"].setdefault("code_signing", {})["attestation_anchor_files"] = [
     work + "/hsm-root.pem"]
 # devices-approval: the devices label on the emulator's approval device profile 3002.
@@ -119,6 +121,7 @@ approval = copy.deepcopy(accounts["devices"])
 approval["name"] = "devices-approval"
 approval["est"]["label"] = "devices-approval"
 approval["est"].pop("client_cert_anchor_files", None)
+approval["est"].pop("client_cert_subject_pattern", None)
 approval["profiles"][0]["scm_profile_id"] = 3002
 approval["profiles"][0]["name"] = "approval"
 c["accounts"].append(approval)
@@ -128,6 +131,7 @@ pop["name"] = "devices-pop"
 pop["est"]["label"] = "devices-pop"
 pop["est"]["link_pop_to_tls"] = True
 pop["est"].pop("client_cert_anchor_files", None)
+pop["est"].pop("client_cert_subject_pattern", None)
 c["accounts"].append(pop)
 json.dump(c, open(dst, "w"), indent=2)
 PY

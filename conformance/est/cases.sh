@@ -440,7 +440,8 @@ acceptance_3() {
   local size last
   size="$(stat -c %s "$work/neg-badsig.csr")"
   last="$(tail -c 1 "$work/neg-badsig.csr" | basenc --base16)"
-  printf "\\x$(printf '%02X' $(((16#$last) ^ 1)))" | dd of="$work/neg-badsig.csr" bs=1 seek=$((size - 1)) conv=notrunc 2>/dev/null
+  unhex "$(printf '%02X' $(((16#$last) ^ 1)))" |
+    dd of="$work/neg-badsig.csr" bs=1 seek=$((size - 1)) conv=notrunc 2>/dev/null
   post_csr neg-badsig "$p/simpleenroll" "$work/neg-badsig.csr" "${auth[@]}"
   expect_refusal neg-badsig "CSR with a bad signature" 400 "$before"
 
@@ -545,8 +546,6 @@ acceptance_4() {
   new_key "$work/cs.key"
   new_key "$work/cs-other.key"
   s="$(subject codesign cs)"
-  local email
-  email="$(printf '%s' "$s" | sed 's/.*emailAddress=//')"
   # Attestation certificates (YubiKey style: over the key, by the HSM's slot certificate).
   openssl req -new -key "$work/cs.key" -subj "/CN=YubiKey PIV Attestation 9c" -out "$work/cs-att.csr"
   openssl req -new -key "$work/cs-other.key" -subj "/CN=YubiKey PIV Attestation 9c" -out "$work/cs-other-att.csr"

@@ -142,7 +142,12 @@ operations() {
   s="$(subject "$label" basic)"
   csr "$work/$label-basic.key" "$s" "$work/$label-basic.csr"
   post_csr "$label-basic" "$p/simpleenroll" "$work/$label-basic.csr" "${auth[@]}"
-  expect_cert "$label-basic" "$label: simpleenroll with Basic" "$work/$label-basic.key" || true
+  if expect_cert "$label-basic" "$label: simpleenroll with Basic" "$work/$label-basic.key"; then
+    local cte
+    cte="$(hdr "$label-basic" Content-Transfer-Encoding)"
+    [ "${cte,,}" = base64 ] && pass "$label: the reply says Content-Transfer-Encoding: base64" ||
+      fail "$label: Content-Transfer-Encoding" "expected base64 (RFC 7030 §4.2.3), got \"$cte\""
+  fi
 
   # Without Content-Transfer-Encoding (RFC 8951), CRLF line breaks.
   new_key "$work/$label-crlf.key"

@@ -172,6 +172,19 @@ source "$here/cases.sh"
 
 run_cases
 
+section "shutdown"
+kill -TERM "$daemon_pid"
+daemon_exited() { ! kill -0 "$daemon_pid"; }
+if eventually 30 daemon_exited; then
+  rc=0
+  wait "$daemon_pid" || rc=$?
+  daemon_pid=""
+  [ "$rc" = 0 ] && pass "enrollgated stops cleanly on SIGTERM" ||
+    fail "enrollgated stops cleanly" "exit status $rc"
+else
+  fail "enrollgated stops cleanly" "still running 30 s after SIGTERM"
+fi
+
 section "summary"
 printf '%d passed, %d failed in %d s\n' "$passes" "$failures" "$((SECONDS - started))"
 if [ "$failures" -gt 0 ]; then

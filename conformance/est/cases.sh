@@ -426,6 +426,21 @@ acceptance_3() {
     fi
   fi
 
+  # simplereenroll with a certificate the gateway issued for another label (people).
+  if [ -s "$work/people-basic.pem" ]; then
+    reenroll_csr "$work/people-basic.pem" "$work/people-basic.key" "$work/neg-re-label.csr"
+    post_csr neg-re-label "$p/simplereenroll" "$work/neg-re-label.csr" \
+      --cert "$work/people-basic.pem" --key "$work/people-basic.key"
+    expect_refusal neg-re-label "simplereenroll on devices with a certificate issued for people" 403 "$before"
+  fi
+
+  # simplereenroll with a password and no certificate: there is nothing to renew.
+  post_csr neg-re-basic "$p/simplereenroll" "$work/neg.csr" "${auth[@]}"
+  case "$status" in
+    400 | 401 | 403) expect_refusal neg-re-basic "simplereenroll with Basic and no client certificate" "$status" "$before" ;;
+    *) expect_refusal neg-re-basic "simplereenroll with Basic and no client certificate" 403 "$before" ;;
+  esac
+
   new_key "$work/p521.key" P-521
   csr "$work/p521.key" "$(subject devices p521)" "$work/neg-keytype.csr"
   post_csr neg-keytype "$p/simpleenroll" "$work/neg-keytype.csr" "${auth[@]}"

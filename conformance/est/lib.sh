@@ -114,8 +114,21 @@ certs_of() {
     grep -q 'BEGIN CERTIFICATE' "$2"
 }
 
-# leaf_of PEM-BUNDLE OUT-PEM: the first certificate of a bundle.
-leaf_of() { openssl x509 -in "$1" -out "$2" 2>/dev/null; }
+# leaf_of PEM-BUNDLE OUT-PEM: the end-entity certificate of a bundle (a PKCS#7 SET OF has no
+# order): the first that is not a CA, else the first.
+leaf_of() {
+  local f
+  rm -f "$2".part*
+  awk -v out="$2.part" '/-----BEGIN CERTIFICATE-----/ { n++ } n { print > (out n) }' "$1"
+  for f in "$2".part*; do
+    [ -e "$f" ] || break
+    if ! openssl x509 -in "$f" -noout -ext basicConstraints 2>/dev/null | grep -q 'CA:TRUE'; then
+      cp "$f" "$2"
+      return 0
+    fi
+  done
+  openssl x509 -in "$1" -out "$2" 2>/dev/null
+}
 
 # pubkey_of_cert PEM / pubkey_of_key PEM: the SubjectPublicKeyInfo, PEM, for comparison.
 pubkey_of_cert() { openssl x509 -in "$1" -noout -pubkey; }

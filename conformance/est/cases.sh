@@ -117,6 +117,14 @@ acceptance_1() {
     rm -f "$work/cacerts.pem"
     fail "cacerts (default label)" "expected 200 and a base64 PKCS#7, got $(described cacerts-default)"
   fi
+  # The default label (no label in the path) is devices.
+  local -a dev_auth
+  mapfile -t dev_auth < <(basic devices)
+  new_key "$work/default.key"
+  csr "$work/default.key" "$(subject devices default)" "$work/default.csr"
+  post_csr default "$(est_path simpleenroll)" "$work/default.csr" "${dev_auth[@]}"
+  expect_cert default "simpleenroll without a label (the default, devices)" "$work/default.key" || true
+
   local label
   for label in devices people; do
     operations "$label"

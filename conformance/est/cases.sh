@@ -46,6 +46,14 @@ reenroll_csr() {
   fi
 }
 
+# client_identity CA NAME SUBJECT: a key ($work/NAME.key) and a TLS client certificate for it
+# ($work/NAME.pem) issued by the test CA.
+client_identity() {
+  new_key "$work/$2.key"
+  openssl req -new -key "$work/$2.key" -subj "$3" -out "$work/$2.req"
+  issue_from "$1" "$work/$2.req" "$work/$2.pem"
+}
+
 # expect_cert NAME CHECK-PREFIX KEY-PEM: response NAME is 200 certs-only PKCS#7 whose first
 # certificate carries KEY-PEM's public key and chains to the cacerts bundle; leaf in $work/NAME.pem.
 expect_cert() {
@@ -166,14 +174,12 @@ operations() {
   expect_cert "$label-crlf" "$label: simpleenroll, no Content-Transfer-Encoding, CRLF-wrapped base64" "$work/$label-crlf.key" || true
 
   # simpleenroll with a TLS client certificate from the (trusted) manufacturer CA, no Basic.
-  new_key "$work/$label-tls.key"
   s="$(subject "$label" tls)"
-  openssl req -new -key "$work/$label-tls.key" -subj "$s" -out "$work/$label-tls-id.csr"
-  issue_from mfr "$work/$label-tls-id.csr" "$work/$label-tls-id.pem"
-  csr "$work/$label-tls.key" "$s" "$work/$label-tls.csr"
+  client_identity mfr "$label-tls-id" "$s"
+  csr "$work/$label-tls-id.key" "$s" "$work/$label-tls.csr"
   post_csr "$label-tls" "$p/simpleenroll" "$work/$label-tls.csr" \
-    --cert "$work/$label-tls-id.pem" --key "$work/$label-tls.key"
-  expect_cert "$label-tls" "$label: simpleenroll with a TLS client certificate (manufacturer CA)" "$work/$label-tls.key" || true
+    --cert "$work/$label-tls-id.pem" --key "$work/$label-tls-id.key"
+  expect_cert "$label-tls" "$label: simpleenroll with a TLS client certificate (manufacturer CA)" "$work/$label-tls-id.key" || true
 
   # simplereenroll with the certificate the gateway issued: same key, then a new key.
   if [ -s "$work/$label-basic.pem" ]; then
@@ -391,18 +397,14 @@ acceptance_3() {
   [[ "$www" == Basic* ]] && pass "missing credentials: WWW-Authenticate: $www" ||
     fail "missing credentials: WWW-Authenticate" "expected a Basic challenge, got \"$www\""
 
-  new_key "$work/stranger-id.key"
-  openssl req -new -key "$work/stranger-id.key" -subj "/CN=dev-stranger" -out "$work/stranger-id.csr"
-  issue_from stranger "$work/stranger-id.csr" "$work/stranger-id.pem"
+  client_identity stranger stranger-id "/CN=dev-stranger"
   csr "$work/stranger-id.key" "/CN=dev-stranger" "$work/stranger.csr"
   post_csr neg-untrusted "$p/simpleenroll" "$work/stranger.csr" \
     --cert "$work/stranger-id.pem" --key "$work/stranger-id.key"
   expect_refusal neg-untrusted "untrusted TLS client certificate" 403 "$before"
 
   # Trusted manufacturer CA, but a subject outside the label's client_cert_subject_pattern.
-  new_key "$work/intruder-id.key"
-  openssl req -new -key "$work/intruder-id.key" -subj "/CN=intruder" -out "$work/intruder-id.csr"
-  issue_from mfr "$work/intruder-id.csr" "$work/intruder-id.pem"
+  client_identity mfr intruder-id "/CN=intruder"
   csr "$work/intruder-id.key" "/CN=intruder" "$work/intruder.csr"
   post_csr neg-pattern "$p/simpleenroll" "$work/intruder.csr" \
     --cert "$work/intruder-id.pem" --key "$work/intruder-id.key"
@@ -424,9 +426,9 @@ acceptance_3() {
 
   # simplereenroll with a client certificate the gateway did not issue (manufacturer CA).
   if [ -s "$work/devices-tls-id.pem" ]; then
-    csr "$work/devices-tls.key" "$(subject_slash "$work/devices-tls-id.pem")" "$work/neg-re-foreign.csr"
+    reenroll_csr "$work/devices-tls-id.pem" "$work/devices-tls-id.key" "$work/neg-re-foreign.csr"
     post_csr neg-re-foreign "$p/simplereenroll" "$work/neg-re-foreign.csr" \
-      --cert "$work/devices-tls-id.pem" --key "$work/devices-tls.key"
+      --cert "$work/devices-tls-id.pem" --key "$work/devices-tls-id.key"
     if [ "$status" = 403 ] || [ "$status" = 401 ] || [ "$status" = 400 ]; then
       expect_refusal neg-re-foreign "simplereenroll with a certificate the gateway did not issue" "$status" "$before"
     else

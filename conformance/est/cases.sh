@@ -719,10 +719,47 @@ pop_linked_to_tls() {
   expect_refusal pop-other "pop: a challengePassword from another TLS connection" 400 "$before"
 }
 
+# -- behind a TLS-terminating proxy (est.trusted_proxies: 127.0.0.2) ------------------------------
+
+# escaped_pem PEM: the certificate URL-encoded as nginx's $ssl_client_escaped_cert.
+escaped_pem() { sed ':a;N;$!ba;s/\n/%0A/g' "$1" | sed 's/ /%20/g; s/+/%2B/g; s/\//%2F/g; s/=/%3D/g'; }
+
+behind_proxy() {
+  section "behind a TLS-terminating proxy (client certificate in X-SSL-Client-Cert)"
+  local p before
+  p="$(est_path devices)"
+  if ! curl -sS --max-time 10 --interface 127.0.0.2 --cacert "$gateway_ca" -o /dev/null "$base_url/" 2>/dev/null; then
+    fail "proxy" "cannot connect from 127.0.0.2"
+    return
+  fi
+  local s
+  s="$(subject devices proxy)"
+  client_identity mfr proxy-id "$s"
+  csr "$work/proxy-id.key" "$s" "$work/proxy.csr"
+  post_csr proxy "$p/simpleenroll" "$work/proxy.csr" --interface 127.0.0.2 \
+    -H "X-SSL-Client-Cert: $(escaped_pem "$work/proxy-id.pem")"
+  expect_cert proxy "proxy: simpleenroll with the client certificate a trusted proxy forwards" "$work/proxy-id.key" || true
+
+  before="$(store_fingerprint)"
+  post_csr proxy-untrusted "$p/simpleenroll" "$work/proxy.csr" \
+    -H "X-SSL-Client-Cert: $(escaped_pem "$work/proxy-id.pem")"
+  expect_refusal proxy-untrusted "proxy: the header from an address that is not a trusted proxy is ignored" 401 "$before"
+
+  # Proof of possession linked to TLS cannot pass a proxy: the binding is the proxy's.
+  local -a auth
+  mapfile -t auth < <(basic devices)
+  new_key "$work/proxy-pop.key"
+  pop_config "$(subject devices proxypop)" "$(head -c 32 /dev/urandom | base64 -w 0)" >"$work/proxy-pop.cnf"
+  openssl req -new -config "$work/proxy-pop.cnf" -key "$work/proxy-pop.key" -outform DER -out "$work/proxy-pop.csr"
+  post_csr proxy-pop "$(est_path devices-pop)/simpleenroll" "$work/proxy-pop.csr" --interface 127.0.0.2 "${auth[@]}"
+  expect_refusal proxy-pop "proxy: a label linking proof of possession to TLS refuses requests through a proxy" 400 "$before" 'proxy|binding|tls'
+}
+
 run_cases() {
   acceptance_1
   acceptance_2
   acceptance_3
   acceptance_4
   pop_linked_to_tls
+  behind_proxy
 }

@@ -116,6 +116,8 @@ for name in ("devices", "people"):  # TLS client certificates from the test manu
 accounts["devices"]["est"]["client_cert_subject_pattern"] = "(.*,)?CN=dev-[^,]*(,.*)?"
 accounts["codesign"].setdefault("code_signing", {})["attestation_anchor_files"] = [
     work + "/hsm-root.pem"]
+# A TLS-terminating proxy at 127.0.0.2 (the suite connects from there with curl --interface).
+c.setdefault("est", {})["trusted_proxies"] = ["127.0.0.2/32"]
 # devices-approval: the devices label on the emulator's approval device profile 3002.
 approval = copy.deepcopy(accounts["devices"])
 approval["name"] = "devices-approval"

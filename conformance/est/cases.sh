@@ -637,8 +637,93 @@ pop_config() {
   printf '[attrs]\nchallengePassword=%s\n' "$2"
 }
 
+# pop_over_one_connection 1.3|1.2: one TLS connection through openssl s_client in a coprocess:
+# read its channel binding (1.3: the RFC 9266 tls-exporter s_client prints with -keymatexport;
+# 1.2: tls-unique, RFC 5929, the verify_data of the first Finished message, which -msg dumps),
+# build the CSR with it base64 as challengePassword, send the request on that same connection.
+pop_over_one_connection() {
+  local version="$1" p host auth_b64 s name="pop-tls${1/./}"
+  p="$(est_path devices-pop)"
+  host="${base_url#https://}"
+  auth_b64="$(printf 'device:%s' "${password[device]}" | base64 -w 0)"
+  new_key "$work/$name.key"
+  s="$(subject devices "$name")"
+  local -a tls=(-tls1_3)
+  [ "$version" = 1.2 ] && tls=(-tls1_2 -msg)
+  # -keymatexport on 1.2 too: its line closes the summary printed once the handshake is done.
+  coproc SCLIENT { openssl s_client -connect "$host" -servername localhost -CAfile "$gateway_ca" \
+    "${tls[@]}" -keymatexport EXPORTER-Channel-Binding -keymatexportlen 32 -ign_eof 2>&1; }
+  coproc_pid=$SCLIENT_PID
+  # Our own copies of the pipe ends: bash drops SCLIENT[] as soon as s_client exits.
+  local sc_in sc_out
+  exec {sc_in}<&"${SCLIENT[0]}" {sc_out}>&"${SCLIENT[1]}"
+  local line exporter="" finished="" in_finished=0
+  while IFS= read -r -t 20 line <&"$sc_in"; do
+    line="${line%$'\r'}"
+    if [ "$in_finished" = 1 ]; then
+      if [[ "$line" =~ ^\ +[0-9a-f]{2}\  ]]; then
+        finished+="$(printf '%s' "$line" | tr -d ' ')"
+        continue
+      fi
+      in_finished=2
+    fi
+    case "$line" in
+      ">>> "*"Handshake"*"Finished"*) [ "$in_finished" = 0 ] && in_finished=1 ;;
+      *"Keying material:"*)
+        exporter="$(printf '%s' "${line#*Keying material:}" | tr -d ' ')"
+        break
+        ;;
+    esac
+  done
+  local binding=""
+  if [ "$version" = 1.3 ] && [ -n "$exporter" ]; then
+    binding="$(unhex "$exporter" | base64 -w 0)"
+  elif [ "$version" = 1.2 ] && [ "${#finished}" -ge 32 ]; then
+    binding="$(unhex "${finished:8:24}" | base64 -w 0)" # skip the handshake header 14 00 00 0c
+  fi
+  if [ -z "$binding" ]; then
+    fail "pop: TLS $version channel binding" "openssl s_client printed none (exporter '$exporter', Finished '$finished')"
+    exec {sc_in}<&- {sc_out}>&-
+    kill "$coproc_pid" 2>/dev/null || true
+    wait "$coproc_pid" 2>/dev/null || true
+    coproc_pid=""
+    return
+  fi
+  pop_config "$s" "$binding" >"$work/$name.cnf"
+  openssl req -new -config "$work/$name.cnf" -key "$work/$name.key" -outform DER -out "$work/$name.csr"
+  base64 -w 76 "$work/$name.csr" | sed 's/$/\r/' >"$work/$name.b64"
+  {
+    printf 'POST %s/simpleenroll HTTP/1.1\r\nHost: %s\r\nAuthorization: Basic %s\r\n' "$p" "$host" "$auth_b64"
+    printf 'Content-Type: application/pkcs10\r\nContent-Transfer-Encoding: base64\r\n'
+    printf 'Content-Length: %d\r\nConnection: close\r\n\r\n' "$(stat -c %s "$work/$name.b64")"
+    cat "$work/$name.b64"
+  } >&"$sc_out"
+  mkdir -p "$work/http"
+  timeout 30 cat <&"$sc_in" >"$work/$name.raw" || true
+  exec {sc_in}<&- {sc_out}>&-
+  kill "$coproc_pid" 2>/dev/null || true
+  wait "$coproc_pid" 2>/dev/null || true
+  coproc_pid=""
+  # The HTTP reply: from the status line on; the headers up to the first empty line, then
+  # Content-Length bytes of body (s_client prints more after them).
+  # On 1.2, -msg interleaves its record dumps ("<<< TLS 1.2, RecordHeader ..." and hex lines)
+  # with the data, wherever a record starts: cut them out first.
+  sed -zE 's/(<<<|>>>) TLS 1\.[23], [^\n]*\n(    [0-9a-f ]+\n)*//g' "$work/$name.raw" |
+    sed -n '/^HTTP\/1\.1 /,$p' >"$work/$name.http"
+  status="$(head -n 1 "$work/$name.http" | cut -d' ' -f2)"
+  [ -n "$status" ] || status=000
+  awk -v hdr="$work/http/$name.hdr" 'h == 0 { l = $0; sub(/\r$/, "", l); print l > hdr; if (l == "") h = 1; next }
+    { print }' "$work/$name.http" >"$work/$name.rest"
+  local len
+  len="$(hdr "$name" Content-Length)"
+  head -c "${len:-0}" "$work/$name.rest" >"$work/http/$name.body"
+  local what="tls-exporter"
+  [ "$version" = 1.2 ] && what="tls-unique"
+  expect_cert "$name" "pop: TLS $version, simpleenroll over the connection whose $what the CSR carries" "$work/$name.key" || true
+}
+
 pop_linked_to_tls() {
-  section "proof of possession linked to TLS (link_pop_to_tls, tls-exporter)"
+  section "proof of possession linked to TLS (link_pop_to_tls: tls-exporter, tls-unique)"
   local label=devices-pop p before
   p="$(est_path "$label")"
   est pop-csrattrs GET "$p/csrattrs"
@@ -650,65 +735,13 @@ pop_linked_to_tls() {
     fail "pop: csrattrs" "expected the challengePassword OID, got $(described pop-csrattrs)"
   fi
 
-  local host="${base_url#https://}"
-  local auth_b64
-  auth_b64="$(printf 'device:%s' "${password[device]}" | base64 -w 0)"
-  new_key "$work/pop.key"
-  local s
-  s="$(subject devices pop)"
-  # One TLS 1.3 connection: read its exporter, build the CSR with it, send the request on it.
-  coproc SCLIENT { openssl s_client -connect "$host" -servername localhost -CAfile "$gateway_ca" \
-    -tls1_3 -keymatexport EXPORTER-Channel-Binding -keymatexportlen 32 -ign_eof 2>&1; }
-  coproc_pid=$SCLIENT_PID
-  # Our own copies of the pipe ends: bash drops SCLIENT[] as soon as s_client exits.
-  local sc_in sc_out
-  exec {sc_in}<&"${SCLIENT[0]}" {sc_out}>&"${SCLIENT[1]}"
-  local line exporter=""
-  while IFS= read -r -t 20 line <&"$sc_in"; do
-    case "$line" in
-      *"Keying material:"*)
-        exporter="$(printf '%s' "${line#*Keying material:}" | tr -d ' \r')"
-        break
-        ;;
-    esac
-  done
-  if [ -z "$exporter" ]; then
-    fail "pop: tls-exporter" "openssl s_client printed no keying material"
-    exec {sc_in}<&- {sc_out}>&-
-    kill "$coproc_pid" 2>/dev/null || true
-    coproc_pid=""
-    return
-  fi
-  local binding
-  binding="$(unhex "$exporter" | base64 -w 0)"
-  pop_config "$s" "$binding" >"$work/pop.cnf"
-  openssl req -new -config "$work/pop.cnf" -key "$work/pop.key" -outform DER -out "$work/pop.csr"
-  base64 -w 76 "$work/pop.csr" | sed 's/$/\r/' >"$work/pop.b64"
-  {
-    printf 'POST %s/simpleenroll HTTP/1.1\r\nHost: %s\r\nAuthorization: Basic %s\r\n' "$p" "$host" "$auth_b64"
-    printf 'Content-Type: application/pkcs10\r\nContent-Transfer-Encoding: base64\r\n'
-    printf 'Content-Length: %d\r\nConnection: close\r\n\r\n' "$(stat -c %s "$work/pop.b64")"
-    cat "$work/pop.b64"
-  } >&"$sc_out"
-  mkdir -p "$work/http"
-  timeout 30 cat <&"$sc_in" >"$work/pop.raw" || true
-  exec {sc_in}<&- {sc_out}>&-
-  kill "$coproc_pid" 2>/dev/null || true
-  wait "$coproc_pid" 2>/dev/null || true
-  coproc_pid=""
-  # The HTTP reply: from the status line on; the headers up to the first empty line, then
-  # Content-Length bytes of body (s_client prints "closed" right after them).
-  sed -n '/^HTTP\/1\.1 /,$p' "$work/pop.raw" >"$work/pop.http"
-  status="$(head -n 1 "$work/pop.http" | cut -d' ' -f2)"
-  [ -n "$status" ] || status=000
-  awk -v hdr="$work/http/pop.hdr" 'h == 0 { l = $0; sub(/\r$/, "", l); print l > hdr; if (l == "") h = 1; next }
-    { print }' "$work/pop.http" >"$work/pop.rest"
-  local len
-  len="$(hdr pop Content-Length)"
-  head -c "${len:-0}" "$work/pop.rest" >"$work/http/pop.body"
-  expect_cert pop "pop: simpleenroll over the connection whose tls-exporter the CSR carries" "$work/pop.key" || true
+  pop_over_one_connection 1.3
+  pop_over_one_connection 1.2
 
-  # The same CSR on another connection: its exporter differs, so it is refused.
+  # The first connection's binding on another connection (curl's): refused.
+  local binding
+  binding="$(sed -n 's/^challengePassword=//p' "$work/pop-tls13.cnf" 2>/dev/null)"
+  [ -n "$binding" ] || binding="$(head -c 32 /dev/urandom | base64 -w 0)"
   before="$(store_fingerprint)"
   new_key "$work/pop2.key"
   pop_config "$(subject devices pop2)" "$binding" >"$work/pop2.cnf"

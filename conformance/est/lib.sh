@@ -193,7 +193,7 @@ store_fingerprint() {
 # -- DER in hex (uppercase, no spaces) -----------------------------------------------------------
 
 hex_of() { basenc --base16 -w 0 <"$1"; }
-unhex() { printf '%s' "$1" | basenc --base16 -d; }
+unhex() { printf '%s' "$1" | tr 'a-f' 'A-F' | basenc --base16 -d; }
 
 # der_len N: the DER length octets of N, hex.
 der_len() {

@@ -213,6 +213,9 @@ class EstServerTest : public ::testing::Test {
     auto snapshot = std::make_shared<mapping::MappingSnapshot>();
     config::AccountConfig devices = Account("devices", CertType::kDevice, 3001);
     devices.est.basic_users = {{"device", device_hash_, ""}};
+    // Manufacturer certificates too: a certificate the gateway issued is still judged by its
+    // record (revoked stays "revoked", not "not trusted").
+    devices.est.client_cert_anchor_files = {dir_ + "/anchors.pem"};
     snapshot->accounts.push_back(devices);
 
     config::AccountConfig approval = Account("devices-approval", CertType::kDevice, 3002);
@@ -818,9 +821,9 @@ TEST_F(EstServerTest, CodeSigningWithoutAGoodAttestationIsRefusedWithTheReason) 
   const Auth alice = Basic("alice", kAlicePassword);
   crypto::PrivateKey key = NewKey();
   // No attestation at all.
-  http::Response r = Post(
-      "codesign", "simpleenroll",
-      MakeCsr({"Alice Example", {}, "alice@example.test", "Alice", "Example"}, key), alice);
+  http::Response r =
+      Post("codesign", "simpleenroll",
+           MakeCsr({"Alice Example", {}, "alice@example.test", "Alice", "Example"}, key), alice);
   ExpectAnswer(r, 400, "attestation");
   // An attestation over another key.
   r = Post("codesign", "simpleenroll",

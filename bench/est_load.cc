@@ -12,6 +12,7 @@
 #include "crypto/csr.h"
 #include "crypto/key.h"
 #include "crypto/pkcs7.h"
+#include "crypto/x509.h"
 
 namespace eg::bench {
 
@@ -24,13 +25,21 @@ struct Prepared {
   std::unique_ptr<crypto::PrivateKey> key;
   std::string csr_b64;                        // simpleenroll
   std::unique_ptr<crypto::PrivateKey> rekey;  // simplereenroll's new key
-  std::string recsr_b64;
 };
 
 Result<std::string> CsrBase64(const std::string& name, const crypto::PrivateKey& key) {
   crypto::CsrRequest request;
   request.subject.common_name = name;
   request.sans.dns = {name};
+  EG_ASSIGN_OR_RETURN(auto csr, crypto::BuildCsr(request, key));
+  return crypto::Base64Encode(csr.Der());
+}
+
+Result<std::string> RenewalCsrBase64(const std::string& cert_pem, const crypto::PrivateKey& key) {
+  EG_ASSIGN_OR_RETURN(auto cert, crypto::Certificate::ParsePem(cert_pem));
+  crypto::CsrRequest request;
+  request.subject = cert.Subject();
+  request.sans = cert.Sans();
   EG_ASSIGN_OR_RETURN(auto csr, crypto::BuildCsr(request, key));
   return crypto::Base64Encode(csr.Der());
 }
@@ -58,7 +67,6 @@ class EstClient {
       if (options_.reenroll) {
         EG_ASSIGN_OR_RETURN(auto rekey, crypto::PrivateKey::Generate(crypto::KeySpec::kEcP256));
         p.rekey = std::make_unique<crypto::PrivateKey>(std::move(rekey));
-        EG_ASSIGN_OR_RETURN(p.recsr_b64, CsrBase64(p.name, *p.rekey));
       }
       prepared_.push_back(std::move(p));
     }
@@ -81,8 +89,15 @@ class EstClient {
         Error("reenroll:client-tls", tls_client.error().ToString());
         continue;
       }
+      // RFC 7030 §4.2.2: the CSR carries the certificate's subject and SANs as issued (the CA
+      // may have added fields), so it is signed here, after issuance, as a device would.
+      auto recsr_b64 = RenewalCsrBase64(cert_pem, *p.rekey);
+      if (!recsr_b64.ok()) {
+        Error("reenroll:csr", recsr_b64.error().ToString());
+        continue;
+      }
       std::string renewed;
-      if (!Enroll(**tls_client, "simplereenroll", p.recsr_b64, &renewed)) continue;
+      if (!Enroll(**tls_client, "simplereenroll", *recsr_b64, &renewed)) continue;
       recorder_->Sample("reenroll", Clock::now() - t);
     }
   }

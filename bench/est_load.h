@@ -2,7 +2,8 @@
 // RFC 7030 server. Before the clock each client generates one key and CSR per request. On the
 // clock each sends M simpleenroll requests (RFC 7030 §4.2.1: base64 PKCS#10, HTTP Basic) and, with
 // `reenroll`, follows each with a simplereenroll (§4.2.2) over a connection that presents the
-// certificate just issued as its TLS client certificate, for a fresh key with the same subject.
+// certificate just issued as its TLS client certificate, for a fresh key (made before the clock)
+// and a CSR signed on the clock with that certificate's subject and SANs as issued.
 // A 202 answer is polled by resending the same request after its Retry-After (capped).
 #pragma once
 

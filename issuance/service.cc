@@ -511,16 +511,17 @@ int IssuanceService::SweepRevocations() {
                    {{"serial", cert.serial_hex}, {"error", e.error().ToString()}});
       continue;
     }
-    // SCM's details carry no revocation reason: recorded as unspecified (0).
+    // SCM's `reasonCode` (RFC 5280 CRLReason); unspecified (0) when SCM gives none.
+    const int reason = details->revocation_reason.value_or(0);
     AuditRecord audit = Audit(*e, "revoke",
                               json{{"serial", cert.serial_hex},
-                                   {"reason", 0},
+                                   {"reason", reason},
                                    {"by", "scm"},
                                    {"detail", "revoked in SCM"},
                                    {"scm_status", details->status_text}}
                                   .dump());
     audit.actor = "scm";
-    auto recorded = RecordRevocation(cert, *e, 0, audit, "certificate revoked in SCM");
+    auto recorded = RecordRevocation(cert, *e, reason, audit, "certificate revoked in SCM");
     if (recorded.ok()) {
       ++revoked;
       logger_.Info("certificate revoked in SCM recorded",

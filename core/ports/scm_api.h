@@ -146,6 +146,7 @@ struct ScmCertDetails {
   std::vector<ScmNameValue> custom_fields;
   std::optional<ScmAutoRenew> auto_renew;
   std::string requested_via;
+  std::optional<int> revocation_reason;  // `reasonCode` (RFC 5280 CRLReason) once revoked
 };
 
 // A collected certificate: the leaf and its issuers, leaf first, each PEM.

@@ -568,6 +568,9 @@ class ScmClientImpl final : public ScmApi {
     d.serial_number = Str(j, "serialNumber");
     d.key_type = Str(j, "keyType");
     d.requested_via = Str(j, "requestedVia");
+    if (auto code = IntField(j, "reasonCode"); code && d.status == ScmCertStatus::kRevoked) {
+      if (*code >= 0 && *code <= 10) d.revocation_reason = static_cast<int>(*code);
+    }
     if (auto s = j.find("subjectAlternativeNames"); s != j.end()) {
       if (s->is_array()) {
         for (const auto& n : *s) {

@@ -70,6 +70,8 @@ class FakeScm : public ScmApi {
     ++details_;
     if (details_down_) return Unavailable("SCM down");
     if (details_refused_) return Error(ErrorCode::kNotFound, "no such certificate", -1);
+    if (auto r = revoked_in_scm_.find(id); r != revoked_in_scm_.end())
+      d.revocation_reason = r->second;
     d.status = revoked_in_scm_.count(id) ? ScmCertStatus::kRevoked
                : declined_.count(id)     ? ScmCertStatus::kDeclined
                : issued_.count(id)       ? ScmCertStatus::kIssued
@@ -116,9 +118,9 @@ class FakeScm : public ScmApi {
     declined_.insert({id, true});
   }
   // An administrator revokes the certificate in SCM's UI: the gateway is not told.
-  void RevokeInScm(const std::string& id) {
+  void RevokeInScm(const std::string& id, std::optional<int> reason_code = std::nullopt) {
     std::lock_guard<std::mutex> lock(mu_);
-    revoked_in_scm_.insert({id, true});
+    revoked_in_scm_.insert({id, reason_code});
   }
 
   std::mutex mu_;
@@ -131,7 +133,8 @@ class FakeScm : public ScmApi {
   std::string renewed_from_;
   std::vector<std::string> revoked_;
   std::map<std::string, ScmEnrollRequest> requests_;
-  std::map<std::string, bool> issued_, declined_, revoked_in_scm_;
+  std::map<std::string, bool> issued_, declined_;
+  std::map<std::string, std::optional<int>> revoked_in_scm_;  // SCM's reasonCode
   std::optional<crypto::PrivateKey> ca_key_;
   std::optional<crypto::Certificate> ca_;
 };
@@ -385,7 +388,7 @@ TEST_F(IssuanceTest, PollerLearnsOfRevocationsMadeInScm) {
   ASSERT_EQ(live->state, IssuanceStatus::State::kIssued);
   const std::string revoked_serial = revoked->certificate->serial_hex;
   const std::string live_serial = live->certificate->serial_hex;
-  scm_.RevokeInScm(revoked->enrollment.scm_id);
+  scm_.RevokeInScm(revoked->enrollment.scm_id, 1);  // keyCompromise
   notifier_.events.clear();
 
   // A daemon whose clock the test moves.
@@ -403,7 +406,7 @@ TEST_F(IssuanceTest, PollerLearnsOfRevocationsMadeInScm) {
   ASSERT_TRUE(cert.ok());
   ASSERT_TRUE(cert->revoked_at.has_value());
   EXPECT_LE(clock.Now() - *cert->revoked_at, std::chrono::milliseconds(1));  // stored in ms
-  EXPECT_EQ(cert->revocation_reason, 0);
+  EXPECT_EQ(cert->revocation_reason, 1);                                     // SCM's reasonCode
   EXPECT_EQ(store_->GetEnrollment(revoked->enrollment.id)->state, EnrollmentState::kRevoked);
   EXPECT_EQ(AuditActions(revoked->enrollment.id).back(), "revoke");
   auto audit = store_->ListAudit(revoked->enrollment.id, 1);

@@ -280,6 +280,10 @@ TEST_F(EmulatorTest, ListsAndRenewAndRevoke) {
   ASSERT_FALSE(after.ok());
   EXPECT_EQ(after.error().code(), ErrorCode::kFailedPrecondition);
   EXPECT_EQ(after.error().provider_code(), -110);
+  auto revoked = client->GetDetails(CertType::kSsl, r->id);
+  ASSERT_TRUE(revoked.ok()) << revoked.error().ToString();
+  EXPECT_EQ(revoked->status, ScmCertStatus::kRevoked);
+  EXPECT_EQ(revoked->revocation_reason, static_cast<int>(RevocationReason::kSuperseded));
   auto again = client->Revoke(CertType::kSsl, r->id, RevocationReason::kSuperseded, "test");
   ASSERT_FALSE(again.ok());
   EXPECT_EQ(again.error().provider_code(), -159);

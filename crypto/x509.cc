@@ -172,11 +172,13 @@ Bytes Certificate::AuthorityKeyId() const {
 }
 
 PublicKey Certificate::Key() const {
-  Bytes spki = internal::ToDer(X509_get0_pubkey(cert_.get()), i2d_PUBKEY);
-  const unsigned char* p = spki.data();
-  EVP_PKEY* raw = d2i_PUBKEY(nullptr, &p, static_cast<long>(spki.size()));
+  PublicKey key = internal::SharePublicKey(X509_get0_pubkey(cert_.get()));
   ERR_clear_error();
-  return PublicKey(EvpPkeyPtr(raw));
+  return key;
+}
+
+Bytes Certificate::SpkiDer() const {
+  return internal::SpkiDerOf(X509_get_X509_PUBKEY(cert_.get()));
 }
 
 bool Certificate::IsSignedBy(const Certificate& issuer) const {

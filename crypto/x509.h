@@ -41,7 +41,9 @@ class Certificate {
   bool IsCa() const;
   Bytes SubjectKeyId() const;    // empty if absent
   Bytes AuthorityKeyId() const;  // empty if absent
-  PublicKey Key() const;
+  PublicKey Key() const;         // shares the parsed key: no DER round trip
+  // The SubjectPublicKeyInfo DER, without going through the key (cheaper than Key().SpkiDer()).
+  Bytes SpkiDer() const;
   // True if `issuer`'s key verifies this certificate's signature.
   bool IsSignedBy(const Certificate& issuer) const;
   Bytes Der() const;

@@ -632,7 +632,9 @@ class ScmClientImpl final : public ScmApi {
     if (auto spki = RememberedKey(type, id)) {
       auto leaf = crypto::Certificate::ParsePem(cert.leaf_pem);
       if (!leaf.ok()) return Internal("SCM " + op + ": leaf does not parse");
-      if (leaf->Key().SpkiDer() != *spki) {
+      // Byte equality is the common case; a different encoding of the same key (a CA may
+      // re-encode it) is compared as keys.
+      if (leaf->SpkiDer() != *spki && !SameKey(*leaf, *spki)) {
         return Internal("SCM " + op + ": the certificate's public key does not match the CSR");
       }
     }
@@ -759,10 +761,15 @@ class ScmClientImpl final : public ScmApi {
 
   // --- the CSR's key per enrollment, to check collected certificates against ---
 
+  static bool SameKey(const crypto::Certificate& leaf, const crypto::Bytes& spki) {
+    Result<crypto::PublicKey> key = crypto::PublicKey::FromSpkiDer(spki);
+    return key.ok() && leaf.Key().Equals(*key);
+  }
+
   void RememberCsrKey(CertType type, const std::string& id, const std::string& csr_pem) {
     auto csr = crypto::Csr::Parse(csr_pem);
     if (!csr.ok()) return;
-    RememberSpki(type, id, csr->Key().SpkiDer());
+    RememberSpki(type, id, csr->SpkiDer());
   }
 
   void RememberSpki(CertType type, const std::string& id, const crypto::Bytes& spki) {

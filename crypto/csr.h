@@ -51,6 +51,8 @@ class Csr {
   Bytes Der() const;
   std::string Pem() const;
 
+  X509_req_st* get() const { return req_; }
+
  private:
   explicit Csr(X509_req_st* req) : req_(req) {}
   X509_req_st* req_;

@@ -19,6 +19,8 @@ namespace eg::crypto {
 
 inline constexpr size_t kMaxCertDerBytes = 64 * 1024;
 
+class Csr;
+
 // Extended key usage purposes, by name.
 enum class Eku { kServerAuth, kClientAuth, kCodeSigning, kEmailProtection };
 
@@ -74,6 +76,10 @@ struct IssueRequest {
 // Signs a certificate for `subject_key` with `issuer_key`; `issuer` null makes it self-signed.
 // Adds basicConstraints, keyUsage suited to the key and role, SKI and AKI.
 Result<Certificate> IssueCertificate(const IssueRequest& request, const PublicKey& subject_key,
+                                     const PrivateKey& issuer_key, const Certificate* issuer);
+// The same for the key in `csr`, whose SubjectPublicKeyInfo is copied as it is (cheaper than
+// IssueCertificate(request, csr.Key(), ...), which encodes the key and decodes it again).
+Result<Certificate> IssueCertificate(const IssueRequest& request, const Csr& csr,
                                      const PrivateKey& issuer_key, const Certificate* issuer);
 
 // Verifies that `leaf` chains through `intermediates` to one of `anchors` (signatures and

@@ -3,6 +3,7 @@
 
 #include <openssl/pem.h>
 
+#include <algorithm>
 #include <functional>
 
 #include "crypto/csr.h"
@@ -109,9 +110,10 @@ Bytes Certificate::SerialBytes() const {
     ERR_clear_error();
     return {};
   }
-  Bytes out(static_cast<size_t>(BN_num_bytes(bn.get())));
-  BN_bn2bin(bn.get(), out.data());
-  if (out.empty()) out.push_back(0);
+  // At least one octet: a zero serial is {0x00}, not empty. Sized once (growing an empty
+  // vector here made g++ 12 -O3 warn, falsely, about freeing a non-heap pointer).
+  Bytes out(std::max(static_cast<size_t>(BN_num_bytes(bn.get())), size_t{1}));
+  if (BN_bn2binpad(bn.get(), out.data(), static_cast<int>(out.size())) < 0) return {};
   return out;
 }
 std::string Certificate::SerialHex() const { return HexEncode(SerialBytes()); }

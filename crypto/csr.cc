@@ -37,8 +37,7 @@ Result<Csr> Csr::ParseDer(const Bytes& der) {
   EVP_PKEY* key = X509_REQ_get0_pubkey(req);
   if (key == nullptr) return OpenSslInvalid("CSR: public key cannot be read");
   // Refuse keys we cannot handle before anyone relies on them.
-  EG_ASSIGN_OR_RETURN(PublicKey pub, PublicKey::FromSpkiDer(internal::ToDer(key, i2d_PUBKEY)));
-  (void)pub;
+  EG_TRY(internal::CheckSupportedKey(key));
   return csr;
 }
 
@@ -90,12 +89,12 @@ SubjectAltNames Csr::Sans() const {
 }
 
 PublicKey Csr::Key() const {
-  Bytes spki = internal::ToDer(X509_REQ_get0_pubkey(req_), i2d_PUBKEY);
-  const unsigned char* p = spki.data();
-  EVP_PKEY* raw = d2i_PUBKEY(nullptr, &p, static_cast<long>(spki.size()));
+  PublicKey key = internal::SharePublicKey(X509_REQ_get0_pubkey(req_));
   ERR_clear_error();
-  return PublicKey(EvpPkeyPtr(raw));
+  return key;
 }
+
+Bytes Csr::SpkiDer() const { return internal::SpkiDerOf(X509_REQ_get_X509_PUBKEY(req_)); }
 
 KeyType Csr::Type() const { return Key().Type(); }
 

@@ -38,8 +38,10 @@ class Csr {
 
   SubjectFields Subject() const;
   SubjectAltNames Sans() const;
-  PublicKey Key() const;
+  PublicKey Key() const;  // shares the parsed key: no DER round trip
   KeyType Type() const;
+  // The SubjectPublicKeyInfo DER, without going through the key (cheaper than Key().SpkiDer()).
+  Bytes SpkiDer() const;
   // The challengePassword attribute (RFC 2985), empty if absent.
   std::string ChallengePassword() const;
   // Values (DER of each attribute's SET OF values' elements) of the attribute with the given
@@ -48,6 +50,8 @@ class Csr {
 
   Bytes Der() const;
   std::string Pem() const;
+
+  X509_req_st* get() const { return req_; }
 
  private:
   explicit Csr(X509_req_st* req) : req_(req) {}

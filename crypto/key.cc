@@ -85,7 +85,11 @@ KeyType TypeOfPkey(const EVP_PKEY* key) {
 
 Bytes SpkiOf(EVP_PKEY* key) { return internal::ToDer(key, i2d_PUBKEY); }
 
-Result<void> CheckSupported(const EVP_PKEY* key) {
+}  // namespace
+
+namespace internal {
+
+Result<void> CheckSupportedKey(const EVP_PKEY* key) {
   KeyType t = TypeOfPkey(key);
   if (t.algorithm == "RSA") {
     int bits = EVP_PKEY_get_bits(key);
@@ -107,6 +111,20 @@ Result<void> CheckSupported(const EVP_PKEY* key) {
   return InvalidArgument("unsupported key algorithm");
 }
 
+PublicKey SharePublicKey(EVP_PKEY* key) {
+  if (key != nullptr && EVP_PKEY_up_ref(key) != 1) key = nullptr;
+  return PublicKey(EvpPkeyPtr(key));
+}
+
+Bytes SpkiDerOf(X509_PUBKEY* spki) {
+  if (spki == nullptr) return {};
+  return ToDer(spki, i2d_X509_PUBKEY);
+}
+
+}  // namespace internal
+
+namespace {
+
 // Digest-sign/verify context setup shared by Sign and Verify.
 const EVP_MD* MdFor(const EVP_PKEY* key, const EVP_MD* md) {
   if (EVP_PKEY_is_a(key, "ED25519") || EVP_PKEY_is_a(key, "ED448")) return nullptr;
@@ -123,7 +141,7 @@ Result<PublicKey> PublicKey::FromSpkiDer(const Bytes& der) {
   if (raw == nullptr) return OpenSslInvalid("public key: not a SubjectPublicKeyInfo");
   EvpPkeyPtr key(raw);
   if (p != der.data() + der.size()) return InvalidArgument("public key: trailing data");
-  EG_TRY(CheckSupported(key.get()));
+  EG_TRY(internal::CheckSupportedKey(key.get()));
   return PublicKey(std::move(key));
 }
 
@@ -197,7 +215,7 @@ Result<PrivateKey> PrivateKey::FromPkcs8Der(const Bytes& der) {
   EVP_PKEY* raw = d2i_AutoPrivateKey(nullptr, &p, static_cast<long>(der.size()));
   if (raw == nullptr) return OpenSslInvalid("private key: not a PKCS#8 key");
   EvpPkeyPtr key(raw);
-  EG_TRY(CheckSupported(key.get()));
+  EG_TRY(internal::CheckSupportedKey(key.get()));
   return PrivateKey(std::move(key));
 }
 

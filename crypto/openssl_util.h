@@ -19,6 +19,7 @@
 
 #include "core/result.h"
 #include "crypto/base64.h"
+#include "crypto/key.h"
 #include "crypto/names.h"
 
 namespace eg::crypto::internal {
@@ -120,5 +121,18 @@ Result<Asn1ObjectPtr> ParseOid(std::string_view oid);
 
 // Seconds since the Unix epoch of an ASN1_TIME.
 Result<int64_t> Asn1TimeToUnix(const ASN1_TIME* t);
+
+// Keys held by a parsed certificate or CSR (key.cc). OpenSSL 3.0 runs its decoder or encoder
+// machinery (a lookup over every provider's implementations, behind global locks) for every
+// d2i_PUBKEY / i2d_PUBKEY of a provider key, so these use what d2i_X509 / d2i_X509_REQ already
+// decoded instead of a DER round trip.
+
+// Refuses keys crypto/ does not handle (RSA 2048..8192, EC P-256/384/521, Ed25519).
+Result<void> CheckSupportedKey(const EVP_PKEY* key);
+// A PublicKey sharing `key` (reference-counted; EVP_PKEY is safe for concurrent read-only use).
+// A null `key` gives an empty PublicKey.
+PublicKey SharePublicKey(EVP_PKEY* key);
+// The SubjectPublicKeyInfo DER as parsed (X509_PUBKEY keeps the algorithm and key bits).
+Bytes SpkiDerOf(X509_PUBKEY* spki);
 
 }  // namespace eg::crypto::internal

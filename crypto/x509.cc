@@ -3,6 +3,10 @@
 
 #include <openssl/pem.h>
 
+#include <algorithm>
+#include <functional>
+
+#include "crypto/csr.h"
 #include "crypto/openssl_util.h"
 #include "crypto/pem.h"
 #include "crypto/random.h"
@@ -106,9 +110,10 @@ Bytes Certificate::SerialBytes() const {
     ERR_clear_error();
     return {};
   }
-  Bytes out(static_cast<size_t>(BN_num_bytes(bn.get())));
-  BN_bn2bin(bn.get(), out.data());
-  if (out.empty()) out.push_back(0);
+  // At least one octet: a zero serial is {0x00}, not empty. Sized once (growing an empty
+  // vector here made g++ 12 -O3 warn, falsely, about freeing a non-heap pointer).
+  Bytes out(std::max(static_cast<size_t>(BN_num_bytes(bn.get())), size_t{1}));
+  if (BN_bn2binpad(bn.get(), out.data(), static_cast<int>(out.size())) < 0) return {};
   return out;
 }
 std::string Certificate::SerialHex() const { return HexEncode(SerialBytes()); }
@@ -172,11 +177,13 @@ Bytes Certificate::AuthorityKeyId() const {
 }
 
 PublicKey Certificate::Key() const {
-  Bytes spki = internal::ToDer(X509_get0_pubkey(cert_.get()), i2d_PUBKEY);
-  const unsigned char* p = spki.data();
-  EVP_PKEY* raw = d2i_PUBKEY(nullptr, &p, static_cast<long>(spki.size()));
+  PublicKey key = internal::SharePublicKey(X509_get0_pubkey(cert_.get()));
   ERR_clear_error();
-  return PublicKey(EvpPkeyPtr(raw));
+  return key;
+}
+
+Bytes Certificate::SpkiDer() const {
+  return internal::SpkiDerOf(X509_get_X509_PUBKEY(cert_.get()));
 }
 
 bool Certificate::IsSignedBy(const Certificate& issuer) const {
@@ -192,8 +199,55 @@ std::string Certificate::FingerprintSha256() const {
   return HexEncode(Sha256(AsStringView(Der())));
 }
 
-Result<Certificate> IssueCertificate(const IssueRequest& request, const PublicKey& subject_key,
-                                     const PrivateKey& issuer_key, const Certificate* issuer) {
+namespace {
+
+// Copies a parsed SubjectPublicKeyInfo (algorithm, parameters, key bits) into the certificate's
+// still empty one. Unlike X509_set_pubkey, this neither encodes the key nor decodes it back
+// (OpenSSL 3.0 runs its encoder and decoder lookups for both).
+Result<void> CopySpki(X509* cert, const X509_PUBKEY* from) {
+  ASN1_OBJECT* key_oid = nullptr;
+  const unsigned char* bits = nullptr;
+  int bits_len = 0;
+  X509_ALGOR* alg = nullptr;
+  if (from == nullptr || X509_PUBKEY_get0_param(&key_oid, &bits, &bits_len, &alg, from) != 1 ||
+      alg == nullptr || bits_len <= 0) {
+    return OpenSslInvalid("the CSR's public key is unreadable");
+  }
+  const ASN1_OBJECT* alg_oid = nullptr;
+  int param_type = V_ASN1_UNDEF;
+  const void* param = nullptr;
+  X509_ALGOR_get0(&alg_oid, &param_type, &param, alg);
+  internal::Asn1ObjectPtr oid(OBJ_dup(alg_oid));
+  // The parameters, owned by the certificate once set: a curve OID, or DER (explicit parameters).
+  void* param_copy = nullptr;
+  if (param_type == V_ASN1_OBJECT) {
+    param_copy = OBJ_dup(static_cast<const ASN1_OBJECT*>(param));
+  } else if (param != nullptr && param_type != V_ASN1_NULL) {
+    param_copy = ASN1_STRING_dup(static_cast<const ASN1_STRING*>(param));
+  }
+  auto free_param = [&] {
+    if (param_type == V_ASN1_OBJECT) {
+      ASN1_OBJECT_free(static_cast<ASN1_OBJECT*>(param_copy));
+    } else {
+      ASN1_STRING_free(static_cast<ASN1_STRING*>(param_copy));
+    }
+  };
+  auto* bits_copy = static_cast<unsigned char*>(OPENSSL_memdup(bits, bits_len));
+  if (!oid || bits_copy == nullptr || (param != nullptr && param_copy == nullptr) ||
+      X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(cert), oid.get(), param_type, param_copy,
+                             bits_copy, bits_len) != 1) {
+    OPENSSL_free(bits_copy);
+    free_param();
+    return OpenSslInternal("copying the subject public key");
+  }
+  oid.release();
+  return Ok();
+}
+
+// IssueCertificate's work; `set_key` puts the subject's key into the certificate.
+Result<Certificate> Issue(const IssueRequest& request, const KeyType& subject_type,
+                          const std::function<Result<void>(X509*)>& set_key,
+                          const PrivateKey& issuer_key, const Certificate* issuer) {
   ErrorQueueGuard guard;
   if (request.not_after <= request.not_before) {
     return InvalidArgument("certificate: notAfter must be after notBefore");
@@ -219,7 +273,7 @@ Result<Certificate> IssueCertificate(const IssueRequest& request, const PublicKe
   if (X509_set_issuer_name(raw, issuer_name) != 1) return OpenSslInternal("issuer");
   EG_TRY(SetTime(X509_getm_notBefore(raw), request.not_before));
   EG_TRY(SetTime(X509_getm_notAfter(raw), request.not_after));
-  if (X509_set_pubkey(raw, subject_key.get()) != 1) return OpenSslInternal("set_pubkey");
+  EG_TRY(set_key(raw));
 
   // basicConstraints (critical).
   internal::BasicConstraintsPtr bc(BASIC_CONSTRAINTS_new());
@@ -236,7 +290,7 @@ Result<Certificate> IssueCertificate(const IssueRequest& request, const PublicKe
     ASN1_BIT_STRING_set_bit(ku.get(), 0, 1);  // digitalSignature
   } else {
     ASN1_BIT_STRING_set_bit(ku.get(), 0, 1);  // digitalSignature
-    if (subject_key.Type().algorithm == "RSA") ASN1_BIT_STRING_set_bit(ku.get(), 2, 1);
+    if (subject_type.algorithm == "RSA") ASN1_BIT_STRING_set_bit(ku.get(), 2, 1);
   }
   EG_TRY(AddExt(raw, NID_key_usage, true, ku.get()));
 
@@ -304,6 +358,23 @@ Result<Certificate> IssueCertificate(const IssueRequest& request, const PublicKe
   }
   if (X509_sign(raw, issuer_key.get(), sig_md) <= 0) return OpenSslInternal("signing");
   return Certificate::ParseDer(internal::ToDer(raw, i2d_X509));
+}
+
+}  // namespace
+
+Result<Certificate> IssueCertificate(const IssueRequest& request, const PublicKey& subject_key,
+                                     const PrivateKey& issuer_key, const Certificate* issuer) {
+  auto set_key = [&subject_key](X509* cert) -> Result<void> {
+    if (X509_set_pubkey(cert, subject_key.get()) != 1) return OpenSslInternal("set_pubkey");
+    return Ok();
+  };
+  return Issue(request, subject_key.Type(), set_key, issuer_key, issuer);
+}
+
+Result<Certificate> IssueCertificate(const IssueRequest& request, const Csr& csr,
+                                     const PrivateKey& issuer_key, const Certificate* issuer) {
+  auto set_key = [&csr](X509* cert) { return CopySpki(cert, X509_REQ_get_X509_PUBKEY(csr.get())); };
+  return Issue(request, csr.Type(), set_key, issuer_key, issuer);
 }
 
 Result<Certificate> VerifyChain(const Certificate& leaf,

@@ -19,6 +19,8 @@ namespace eg::crypto {
 
 inline constexpr size_t kMaxCertDerBytes = 64 * 1024;
 
+class Csr;
+
 // Extended key usage purposes, by name.
 enum class Eku { kServerAuth, kClientAuth, kCodeSigning, kEmailProtection };
 
@@ -41,7 +43,9 @@ class Certificate {
   bool IsCa() const;
   Bytes SubjectKeyId() const;    // empty if absent
   Bytes AuthorityKeyId() const;  // empty if absent
-  PublicKey Key() const;
+  PublicKey Key() const;         // shares the parsed key: no DER round trip
+  // The SubjectPublicKeyInfo DER, without going through the key (cheaper than Key().SpkiDer()).
+  Bytes SpkiDer() const;
   // True if `issuer`'s key verifies this certificate's signature.
   bool IsSignedBy(const Certificate& issuer) const;
   Bytes Der() const;
@@ -72,6 +76,10 @@ struct IssueRequest {
 // Signs a certificate for `subject_key` with `issuer_key`; `issuer` null makes it self-signed.
 // Adds basicConstraints, keyUsage suited to the key and role, SKI and AKI.
 Result<Certificate> IssueCertificate(const IssueRequest& request, const PublicKey& subject_key,
+                                     const PrivateKey& issuer_key, const Certificate* issuer);
+// The same for the key in `csr`, whose SubjectPublicKeyInfo is copied as it is (cheaper than
+// IssueCertificate(request, csr.Key(), ...), which encodes the key and decodes it again).
+Result<Certificate> IssueCertificate(const IssueRequest& request, const Csr& csr,
                                      const PrivateKey& issuer_key, const Certificate* issuer);
 
 // Verifies that `leaf` chains through `intermediates` to one of `anchors` (signatures and

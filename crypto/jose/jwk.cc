@@ -206,6 +206,26 @@ Result<PublicKey> ParseJwkText(std::string_view text) {
   return ParseJwk(j);
 }
 
+Result<std::shared_ptr<const PublicKey>> JwkCache::Parse(std::string_view text) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = keys_.find(std::string(text));
+    if (it != keys_.end()) return it->second;
+  }
+  EG_ASSIGN_OR_RETURN(PublicKey parsed, ParseJwkText(text));
+  auto key = std::make_shared<const PublicKey>(std::move(parsed));
+  std::lock_guard<std::mutex> lock(mu_);
+  if (capacity_ == 0) return key;
+  auto [it, added] = keys_.emplace(std::string(text), key);
+  if (!added) return it->second;  // parsed by another thread meanwhile
+  order_.push_back(it->first);
+  if (order_.size() > capacity_) {
+    keys_.erase(order_.front());
+    order_.pop_front();
+  }
+  return key;
+}
+
 Result<json> ToJwk(const PublicKey& key) {
   ErrorQueueGuard guard;
   const EVP_PKEY* k = key.get();

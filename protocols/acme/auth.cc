@@ -89,10 +89,11 @@ Checked<AuthedRequest> Authenticate(const AuthContext& context, const http::Requ
     if (account->status != AcmeAccountStatus::kValid) {
       return Unauthorized("the account is " + std::string(AcmeAccountStatusName(account->status)));
     }
-    Result<crypto::PublicKey> key = crypto::jose::ParseJwkText(account->jwk_json);
+    Result<std::shared_ptr<const crypto::PublicKey>> key =
+        context.account_keys.Parse(account->jwk_json);
     if (!key.ok())
       return Unexpected(context, Internal("stored account key: " + key.error().message()));
-    Result<void> verified = crypto::jose::VerifyJws(jws, *key);
+    Result<void> verified = crypto::jose::VerifyJws(jws, **key);
     if (!verified.ok()) return ProblemFromJoseError(verified.error());
     out.account = std::move(account).value();
   } else {

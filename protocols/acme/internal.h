@@ -16,6 +16,7 @@
 #include "core/log.h"
 #include "core/ports/acme_store.h"
 #include "core/ports/store.h"
+#include "crypto/jose/jwk.h"
 #include "crypto/jose/jws.h"
 #include "crypto/key.h"
 #include "mapping/snapshot.h"
@@ -56,6 +57,7 @@ struct AuthContext {
   Clock& clock;
   size_t max_body_bytes;
   Logger& logger;  // unexpected (5xx) errors are logged here; the client sees none of it
+  crypto::jose::JwkCache& account_keys;  // stored account keys, parsed once
 };
 
 struct AuthedRequest {

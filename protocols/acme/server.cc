@@ -88,8 +88,8 @@ http::Response AcmeServer::Serve(const char* name, Handler handler, const http::
 
 internal::Checked<internal::AuthedRequest> AcmeServer::Authenticate(const http::Request& r,
                                                                     internal::KeyMode mode) {
-  const internal::AuthContext context{store_, acme_, linker_, clock_, options_.max_body_bytes,
-                                      logger_};
+  const internal::AuthContext context{
+      store_, acme_, linker_, clock_, options_.max_body_bytes, logger_, account_keys_};
   return internal::Authenticate(context, r, mode);
 }
 

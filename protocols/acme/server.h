@@ -24,6 +24,7 @@
 #include "core/log.h"
 #include "core/ports/acme_store.h"
 #include "core/ports/store.h"
+#include "crypto/jose/jwk.h"
 #include "issuance/service.h"
 #include "mapping/snapshot.h"
 #include "protocols/acme/linker.h"
@@ -121,6 +122,7 @@ class AcmeServer {
   Logger& logger_;
   const ServerOptions options_;
   const Linker linker_;
+  crypto::jose::JwkCache account_keys_;
 };
 
 }  // namespace eg::acme

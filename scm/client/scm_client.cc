@@ -631,11 +631,12 @@ class ScmClientImpl final : public ScmApi {
       }
       return r.error();
     }
-    EG_ASSIGN_OR_RETURN(ScmCertificate cert, OrderCollectedChain(r->body, op));
+    crypto::Bytes leaf_spki;
+    EG_ASSIGN_OR_RETURN(ScmCertificate cert, OrderCollectedChain(r->body, op, &leaf_spki));
     if (auto spki = RememberedKey(type, id)) {
-      auto leaf = crypto::Certificate::ParsePem(cert.leaf_pem);
-      if (!leaf.ok()) return Internal("SCM " + op + ": leaf does not parse");
-      if (leaf->Key().SpkiDer() != *spki) {
+      // Byte equality is the common case; a different encoding of the same key (a CA may
+      // re-encode it) is compared as keys.
+      if (leaf_spki != *spki && !SameKey(leaf_spki, *spki)) {
         return Internal("SCM " + op + ": the certificate's public key does not match the CSR");
       }
     }
@@ -762,10 +763,16 @@ class ScmClientImpl final : public ScmApi {
 
   // --- the CSR's key per enrollment, to check collected certificates against ---
 
+  static bool SameKey(const crypto::Bytes& a, const crypto::Bytes& b) {
+    Result<crypto::PublicKey> ka = crypto::PublicKey::FromSpkiDer(a);
+    Result<crypto::PublicKey> kb = crypto::PublicKey::FromSpkiDer(b);
+    return ka.ok() && kb.ok() && ka->Equals(*kb);
+  }
+
   void RememberCsrKey(CertType type, const std::string& id, const std::string& csr_pem) {
     auto csr = crypto::Csr::Parse(csr_pem);
     if (!csr.ok()) return;
-    RememberSpki(type, id, csr->Key().SpkiDer());
+    RememberSpki(type, id, csr->SpkiDer());
   }
 
   void RememberSpki(CertType type, const std::string& id, const crypto::Bytes& spki) {

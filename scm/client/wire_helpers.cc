@@ -76,7 +76,8 @@ Result<std::vector<crypto::Certificate>> ParseCollected(std::string_view body,
 
 }  // namespace
 
-Result<ScmCertificate> OrderCollectedChain(std::string_view body, std::string_view operation) {
+Result<ScmCertificate> OrderCollectedChain(std::string_view body, std::string_view operation,
+                                           crypto::Bytes* leaf_spki) {
   EG_ASSIGN_OR_RETURN(std::vector<crypto::Certificate> certs, ParseCollected(body, operation));
   const size_t n = certs.size();
   std::vector<std::string> subject(n), issuer(n);
@@ -101,6 +102,7 @@ Result<ScmCertificate> OrderCollectedChain(std::string_view body, std::string_vi
   used[leaf] = true;
   ScmCertificate out;
   out.leaf_pem = certs[leaf].Pem();
+  if (leaf_spki != nullptr) *leaf_spki = certs[leaf].SpkiDer();
   size_t current = leaf;
   for (;;) {
     if (subject[current] == issuer[current]) break;  // self-signed: top reached

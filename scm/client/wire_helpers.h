@@ -7,6 +7,7 @@
 
 #include "core/ports/scm_api.h"
 #include "core/result.h"
+#include "crypto/base64.h"
 
 namespace eg::scm_client {
 
@@ -18,7 +19,9 @@ bool CommentsHaveToken(std::string_view comments, std::string_view token);
 // Parses what collect returned (PEM certificates, or PEM/DER PKCS#7 certs-only), finds the leaf
 // (the certificate that issued none of the others) and orders the rest by issuer -> subject.
 // Certificates that do not chain are kept, after the chain. Errors name `operation`.
-Result<ScmCertificate> OrderCollectedChain(std::string_view body, std::string_view operation);
+// `leaf_spki`, when given, receives the leaf's SubjectPublicKeyInfo DER (read while it is parsed).
+Result<ScmCertificate> OrderCollectedChain(std::string_view body, std::string_view operation,
+                                           crypto::Bytes* leaf_spki = nullptr);
 
 // The DER of a PEM CSR as one base64 line (code signing wants no PEM lines). Input that is not
 // PEM is returned with whitespace removed.

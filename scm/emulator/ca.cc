@@ -77,6 +77,11 @@ Result<crypto::Certificate> Ca::Issue(const crypto::IssueRequest& request,
   return crypto::IssueCertificate(request, subject_key, key_, &cert_);
 }
 
+Result<crypto::Certificate> Ca::Issue(const crypto::IssueRequest& request,
+                                      const crypto::Csr& csr) const {
+  return crypto::IssueCertificate(request, csr, key_, &cert_);
+}
+
 Result<TlsCredentials> Ca::ServerCredentials(const std::string& host) const {
   EG_ASSIGN_OR_RETURN(auto key, crypto::PrivateKey::Generate(crypto::KeySpec::kEcP256));
   crypto::IssueRequest req;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "crypto/csr.h"
 #include "crypto/key.h"
 #include "crypto/x509.h"
 
@@ -29,6 +30,9 @@ class Ca {
 
   Result<crypto::Certificate> Issue(const crypto::IssueRequest& request,
                                     const crypto::PublicKey& subject_key) const;
+  // For the key in `csr` (its SubjectPublicKeyInfo copied as it is).
+  Result<crypto::Certificate> Issue(const crypto::IssueRequest& request,
+                                    const crypto::Csr& csr) const;
   // A fresh key and certificate for the HTTPS server (DNS localhost + `host`, IP 127.0.0.1, ::1).
   Result<TlsCredentials> ServerCredentials(const std::string& host) const;
   // Writes STATE/certadmin.pem and STATE/certadmin.key (0600) unless both exist.

@@ -505,7 +505,7 @@ Result<void> Service::IssueLocked(Record& r) {
       req.ekus = {crypto::Eku::kCodeSigning};
       break;
   }
-  auto cert = ca_.Issue(req, csr->Key());
+  auto cert = ca_.Issue(req, *csr);
   if (!cert.ok()) {
     r.status = "Rejected";
     r.data["rejectReason"] = cert.error().message();
@@ -589,8 +589,7 @@ Result<HttpReply> Service::Collect(CertType type, int64_t id, const std::string&
     return ScmError(provisional::kNotAvailableCode,
                     "Certificate is not available, please contact administrator.");
   }
-  EG_ASSIGN_OR_RETURN(auto leaf, crypto::Certificate::ParsePem(r.cert_pem));
-  const std::string leaf_pem = leaf.Pem();
+  const std::string& leaf_pem = r.cert_pem;  // Pem() of the issued certificate (IssueLocked)
   const std::string root_pem = ca_.cert().Pem();
   HttpReply reply;
   reply.content_type = "application/octet-stream";
@@ -604,6 +603,7 @@ Result<HttpReply> Service::Collect(CertType type, int64_t id, const std::string&
   } else if (format == "x509IO" || format == "x509IOR") {
     reply.body = root_pem;
   } else {
+    EG_ASSIGN_OR_RETURN(auto leaf, crypto::Certificate::ParsePem(r.cert_pem));
     EG_ASSIGN_OR_RETURN(auto p7, crypto::EncodeCertsOnly({leaf, ca_.cert()}));
     if (format == "bin") {
       reply.body = std::string(crypto::AsStringView(p7));

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "crypto/csr.h"
 #include "crypto/pem.h"
 #include "crypto/pkcs7.h"
 #include "crypto/random.h"
@@ -105,6 +106,35 @@ TEST(X509, RandomSerialIsPositiveAndSixteenBytes) {
   EXPECT_LT(serial[0], 0x80);
   r.not_after = r.not_before;
   EXPECT_FALSE(IssueCertificate(r, ca.int_key.Public(), ca.root_key, &ca.root).ok());
+}
+
+TEST(X509, IssuedFromACsrCarriesItsKeyAsIs) {
+  Ca ca = MakeCa();
+  for (KeySpec spec : {KeySpec::kEcP256, KeySpec::kEcP384, KeySpec::kRsa2048, KeySpec::kEd25519}) {
+    auto key = PrivateKey::Generate(spec);
+    ASSERT_TRUE(key.ok());
+    CsrRequest cr;
+    cr.subject.common_name = "csr.example.test";
+    auto csr = BuildCsr(cr, key.value());
+    ASSERT_TRUE(csr.ok()) << csr.error().ToString();
+    IssueRequest r;
+    r.subject.common_name = "csr.example.test";
+    r.not_before = Now();
+    r.not_after = Now() + hours(24);
+    auto leaf = IssueCertificate(r, csr.value(), ca.int_key, &ca.intermediate);
+    ASSERT_TRUE(leaf.ok()) << leaf.error().ToString();
+    EXPECT_EQ(leaf.value().SpkiDer(), csr.value().SpkiDer());
+    EXPECT_EQ(leaf.value().SpkiDer(), key.value().Public().SpkiDer());
+    EXPECT_TRUE(leaf.value().Key().Equals(key.value().Public()));
+    EXPECT_TRUE(leaf.value().IsSignedBy(ca.intermediate));
+    EXPECT_EQ(leaf.value().SubjectKeyId().size(), 20u);
+    // The same certificate body as issuing for the key itself (serial and signature aside).
+    r.serial = leaf.value().SerialBytes();
+    auto by_key = IssueCertificate(r, key.value().Public(), ca.int_key, &ca.intermediate);
+    ASSERT_TRUE(by_key.ok());
+    EXPECT_EQ(by_key.value().SubjectKeyId(), leaf.value().SubjectKeyId());
+    EXPECT_EQ(by_key.value().SpkiDer(), leaf.value().SpkiDer());
+  }
 }
 
 TEST(X509, ChainVerification) {

@@ -64,6 +64,28 @@ TEST(Jwk, RoundTripEveryKeyType) {
   }
 }
 
+TEST(Jwk, CacheParsesEachTextOnceAndKeepsNoFailures) {
+  JwkCache cache(2);
+  std::vector<std::string> texts;
+  for (KeySpec spec : {KeySpec::kEcP256, KeySpec::kEcP384, KeySpec::kEd25519}) {
+    texts.push_back(ToJwk(TestKey(spec).Public())->dump());
+  }
+  auto first = cache.Parse(texts[0]);
+  ASSERT_TRUE(first.ok()) << first.error().ToString();
+  EXPECT_TRUE((*first)->Equals(TestKey(KeySpec::kEcP256).Public()));
+  EXPECT_EQ(cache.Parse(texts[0]).value(), *first);  // the same parsed key
+  ASSERT_TRUE(cache.Parse(texts[1]).ok());
+  ASSERT_TRUE(cache.Parse(texts[2]).ok());  // over capacity: the oldest (texts[0]) goes
+  auto again = cache.Parse(texts[0]);
+  ASSERT_TRUE(again.ok());
+  EXPECT_NE(*again, *first);
+  EXPECT_TRUE((*again)->Equals(**first));
+  // A refused key is refused every time, with ParseJwkText's error.
+  const std::string bad = R"({"kty":"oct","k":"AAAA"})";
+  EXPECT_EQ(cache.Parse(bad).error().ToString(), ParseJwkText(bad).error().ToString());
+  EXPECT_FALSE(cache.Parse(bad).ok());
+}
+
 TEST(Jwk, RefusesPrivateMembers) {
   json j = json::parse(kA3Jwk);
   j["d"] = "jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI";

@@ -160,6 +160,8 @@ class ManualScheduler : public Scheduler {
 
 class IssuanceTest : public ::testing::Test {
  protected:
+  static constexpr std::chrono::milliseconds kPollMax{4};
+
   void SetUp() override {
     std::string tmpl = (std::filesystem::temp_directory_path() / "eg-issuance-XXXXXX").string();
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
@@ -170,7 +172,7 @@ class IssuanceTest : public ::testing::Test {
     Options options;
     options.wait_budget = std::chrono::milliseconds(50);
     options.poll_initial = std::chrono::milliseconds(1);
-    options.poll_max = std::chrono::milliseconds(4);
+    options.poll_max = kPollMax;
     options.claim_lease = std::chrono::seconds(30);
     service_ = std::make_unique<IssuanceService>(
         *store_, scm_, notifier_, scheduler_, clock_, logger_,
@@ -197,6 +199,12 @@ class IssuanceTest : public ::testing::Test {
     return s;
   }
 
+  // One poller pass once every backoff has run out.
+  void PollAfterBackoff() {
+    clock_.Advance(kPollMax);
+    service_->PollOnce();
+  }
+
   std::vector<std::string> AuditActions(const std::string& enrollment_id) {
     std::vector<std::string> out;
     auto audit = store_->ListAudit(enrollment_id, 100);  // keep the Result alive for the loop
@@ -208,7 +216,9 @@ class IssuanceTest : public ::testing::Test {
   FakeScm scm_;
   RecordingNotifier notifier_;
   ManualScheduler scheduler_;
-  SystemClock clock_;
+  // Moved by the tests (PollAfterBackoff): whether an enrollment is due never depends on how fast
+  // the machine runs the loop.
+  FakeClock clock_{std::chrono::system_clock::now()};
   Logger logger_{LogLevel::kError};
   config::AccountConfig account_;
   std::deque<crypto::Csr> csrs_;
@@ -264,7 +274,7 @@ TEST_F(IssuanceTest, PendingApprovalThenIssuedByThePoller) {
   for (int i = 0;
        i < 200 && service_->Status(status->enrollment.id)->state == IssuanceStatus::State::kPending;
        ++i) {
-    service_->PollOnce();
+    PollAfterBackoff();
   }
   auto after = service_->Status(status->enrollment.id);
   ASSERT_EQ(after->state, IssuanceStatus::State::kIssued);
@@ -281,7 +291,7 @@ TEST_F(IssuanceTest, DeclineBecomesFailureWithScmState) {
   std::this_thread::yield();
   IssuanceStatus s;
   for (int i = 0; i < 200; ++i) {
-    service_->PollOnce();
+    PollAfterBackoff();
     s = *service_->Status(status->enrollment.id);
     if (s.state != IssuanceStatus::State::kPending) break;
   }
@@ -318,7 +328,7 @@ TEST_F(IssuanceTest, OutageWithLostReplyIsReconciledNotReEnrolled) {
   for (int i = 0;
        i < 200 && service_->Status(status->enrollment.id)->state == IssuanceStatus::State::kPending;
        ++i) {
-    service_->PollOnce();
+    PollAfterBackoff();
   }
   EXPECT_EQ(service_->Status(status->enrollment.id)->state, IssuanceStatus::State::kIssued);
   EXPECT_EQ(scm_.enrolls_, 0);  // found by its token, not enrolled again
@@ -349,7 +359,7 @@ TEST_F(IssuanceTest, IntentLeftByACrashIsSentOnceItsLeaseExpires) {
   EXPECT_EQ(scm_.enrolls_, 1);
   for (int i = 0; i < 200 && store_->GetEnrollment("crashed")->state != EnrollmentState::kIssued;
        ++i) {
-    service_->PollOnce();
+    PollAfterBackoff();
   }
   EXPECT_EQ(store_->GetEnrollment("crashed")->state, EnrollmentState::kIssued);
 }

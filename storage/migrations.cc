@@ -219,6 +219,12 @@ CREATE TABLE est_server_keys (
 ) WITHOUT ROWID;
 CREATE INDEX est_server_keys_created ON est_server_keys(created_at);
 )sql",
+      // 6: ListEnrollments' order (newest first), so a listing with a LIMIT — the /health probe
+      // asks for one row — reads that many index entries instead of scanning and sorting every
+      // enrollment (O(stored enrollments) per probe; 0.1 s at 100k).
+      R"sql(
+CREATE INDEX enrollments_created ON enrollments(created_at DESC, id);
+)sql",
   };
   return kMigrations;
 }

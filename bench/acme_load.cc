@@ -1,7 +1,6 @@
 #include "bench/acme_load.h"
 
 #include <algorithm>
-#include <barrier>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -288,21 +287,6 @@ Result<json> RunAcmeLoad(const AcmeLoadOptions& options) {
   }
 
   // Register in parallel, then start every client's flows at once.
-  Clock::time_point start;
-  double cpu_start = 0;
-  std::barrier sync(options.clients, [&]() noexcept {
-    start = Clock::now();
-    cpu_start = ProcessCpuSeconds();
-  });
-  std::vector<std::thread> threads;
-  for (auto& client : clients) {
-    threads.emplace_back([&client, &sync] {
-      const bool registered = client->Register();
-      sync.arrive_and_wait();
-      if (registered) client->RunFlows();
-    });
-  }
-  for (auto& t : threads) t.join();
   RunInfo info;
   info.mode = "acme";
   info.target = options.directory_url;
@@ -310,17 +294,10 @@ Result<json> RunAcmeLoad(const AcmeLoadOptions& options) {
   info.per_client = options.orders;
   info.unit = "flows";
   info.flow_step = "flow";
-  info.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  info.cpu_seconds = ProcessCpuSeconds() - cpu_start;
-  json summary = Summarise(info, recorders);
-  json examples = json::array();
-  for (const auto& client : clients) {
-    if (!client->first_error().empty() && examples.size() < 3) {
-      examples.push_back(client->first_error());
-    }
-  }
-  if (!examples.empty()) summary["error_examples"] = examples;
-  return summary;
+  return RunMeasured(
+      info, recorders, [&](size_t i) { return clients[i]->Register(); },
+      [&](size_t i) { clients[i]->RunFlows(); },
+      [&](size_t i) { return clients[i]->first_error(); });
 }
 
 }  // namespace eg::bench

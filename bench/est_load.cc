@@ -1,7 +1,6 @@
 #include "bench/est_load.h"
 
 #include <algorithm>
-#include <barrier>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -185,20 +184,6 @@ Result<json> RunEstLoad(const EstLoadOptions& options) {
     clients.push_back(std::make_unique<EstClient>(options, c, &recorders[static_cast<size_t>(c)]));
     EG_TRY(clients.back()->Prepare(run_tag));
   }
-  Clock::time_point start;
-  double cpu_start = 0;
-  std::barrier sync(options.clients, [&]() noexcept {
-    start = Clock::now();
-    cpu_start = ProcessCpuSeconds();
-  });
-  std::vector<std::thread> threads;
-  for (auto& client : clients) {
-    threads.emplace_back([&client, &sync] {
-      sync.arrive_and_wait();
-      client->Run();
-    });
-  }
-  for (auto& t : threads) t.join();
   RunInfo info;
   info.mode = options.reenroll ? "est+reenroll" : "est";
   info.target = options.base_url;
@@ -206,17 +191,9 @@ Result<json> RunEstLoad(const EstLoadOptions& options) {
   info.per_client = options.requests;
   info.unit = "enrollments";
   info.flow_step = "enroll";
-  info.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  info.cpu_seconds = ProcessCpuSeconds() - cpu_start;
-  json summary = Summarise(info, recorders);
-  json examples = json::array();
-  for (const auto& client : clients) {
-    if (!client->first_error().empty() && examples.size() < 3) {
-      examples.push_back(client->first_error());
-    }
-  }
-  if (!examples.empty()) summary["error_examples"] = examples;
-  return summary;
+  return RunMeasured(
+      info, recorders, [](size_t) { return true; }, [&](size_t i) { clients[i]->Run(); },
+      [&](size_t i) { return clients[i]->first_error(); });
 }
 
 }  // namespace eg::bench

@@ -3,8 +3,10 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <barrier>
 #include <cmath>
 #include <cstdio>
+#include <thread>
 
 namespace eg::bench {
 
@@ -111,6 +113,37 @@ std::string FormatReport(const nlohmann::json& s) {
                 100 * s["bench_cpu_share"].get<double>());
   out += line;
   return out;
+}
+
+nlohmann::json RunMeasured(RunInfo info, std::vector<Recorder>& recorders,
+                           const std::function<bool(size_t)>& before,
+                           const std::function<void(size_t)>& measured,
+                           const std::function<std::string(size_t)>& first_error) {
+  const size_t clients = recorders.size();
+  Clock::time_point start;
+  double cpu_start = 0;
+  std::barrier sync(static_cast<std::ptrdiff_t>(clients), [&]() noexcept {
+    start = Clock::now();
+    cpu_start = ProcessCpuSeconds();
+  });
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < clients; ++i) {
+    threads.emplace_back([&, i] {
+      const bool ready = before(i);
+      sync.arrive_and_wait();
+      if (ready) measured(i);
+    });
+  }
+  for (auto& t : threads) t.join();
+  info.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  info.cpu_seconds = ProcessCpuSeconds() - cpu_start;
+  nlohmann::json summary = Summarise(info, recorders);
+  nlohmann::json examples = nlohmann::json::array();
+  for (size_t i = 0; i < clients && examples.size() < 3; ++i) {
+    if (std::string e = first_error(i); !e.empty()) examples.push_back(std::move(e));
+  }
+  if (!examples.empty()) summary["error_examples"] = examples;
+  return summary;
 }
 
 }  // namespace eg::bench

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -48,6 +49,15 @@ struct RunInfo {
 // Merges the recorders and summarises: {"mode", "clients", ..., "rate_per_s", "steps": {step:
 // {"count","p50_ms","p95_ms","p99_ms","max_ms"}}, "errors": {type: n}, "counters", "bench_cpu"}.
 nlohmann::json Summarise(const RunInfo& info, const std::vector<Recorder>& recorders);
+
+// Runs one thread per client: `before(i)` (unmeasured, e.g. account registration), then, once every
+// client is there, `measured(i)` for the clients whose `before` returned true. The clock and the
+// CPU count start when the last client arrives; returns Summarise(info with wall and CPU seconds
+// filled in) plus "error_examples": up to three non-empty `first_error(i)`.
+nlohmann::json RunMeasured(RunInfo info, std::vector<Recorder>& recorders,
+                           const std::function<bool(size_t)>& before,
+                           const std::function<void(size_t)>& measured,
+                           const std::function<std::string(size_t)>& first_error);
 
 // The human-readable form of Summarise's output.
 std::string FormatReport(const nlohmann::json& summary);

@@ -24,10 +24,10 @@
 #include "protocols/acme/challenge_worker.h"
 #include "protocols/acme/internal.h"
 #include "protocols/acme/validation/validator.h"
-#include "scm/client/scm_client.h"
 #include "scm/emulator/emulator.h"
 #include "storage/sqlite_store.h"
 #include "tests/acme_validation/test_servers.h"
+#include "tests/support/emulated_scm.h"
 
 namespace eg::acme {
 namespace {
@@ -36,17 +36,6 @@ using nlohmann::json;
 namespace jose = crypto::jose;
 
 const std::string kBase = "https://acme.test";
-
-class NullNotifier : public Notifier {
- public:
-  void Notify(const std::string&, const Notification&) override {}
-};
-
-// Never runs anything: the tests drive issuance through Submit/Status only.
-class IdleScheduler : public Scheduler {
- public:
-  void After(std::chrono::milliseconds, std::function<void()>) override {}
-};
 
 struct Client {
   crypto::PrivateKey key;
@@ -104,26 +93,10 @@ class AcmeServerTest : public ::testing::Test {
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
     store_ = std::move(storage::SqliteStore::Open({dir_ + "/db.sqlite", 2})).value();
-    scm_emulator::Options eo;
-    eo.state_dir = dir_ + "/scm";
-    auto emulator = scm_emulator::Emulator::Start(eo, logger_);
-    ASSERT_TRUE(emulator.ok()) << emulator.error().ToString();
-    emulator_ = std::move(emulator).value();
-    scm_client::Options so;
-    so.base_url = emulator_->base_url();
-    so.ca_bundle_pem = emulator_->ca_pem();
-    so.auth = scm_client::AuthMode::kPassword;
-    so.customer_uri = "demo";
-    so.login = "admin";
-    so.password = "admin";
-    so.request_timeout = std::chrono::seconds(20);
-    so.max_attempts = 2;
-    auto scm = scm_client::CreateScmClient(so, logger_, clock_);
+    auto scm = eg::testing::EmulatedScm::Start(dir_ + "/scm", {CertType::kSsl}, logger_, clock_);
     ASSERT_TRUE(scm.ok()) << scm.error().ToString();
-    scm_ = std::move(scm).value();
-    auto profiles = scm_->ListProfiles(CertType::kSsl);
-    ASSERT_TRUE(profiles.ok()) << profiles.error().ToString();
-    for (ScmProfile& p : *profiles) catalog_.profiles.emplace_back(CertType::kSsl, std::move(p));
+    emulated_ = std::move(scm).value();
+    scm_ = emulated_.scm.get();
     SetAccounts(/*with_open_account=*/true);
 
     issuance::Options io;
@@ -141,9 +114,7 @@ class AcmeServerTest : public ::testing::Test {
     server_.reset();
     router_.reset();
     issuance_.reset();
-    scm_.reset();
-    if (emulator_ != nullptr) emulator_->Stop();
-    emulator_.reset();
+    emulated_.Stop();
     store_.reset();
     std::filesystem::remove_all(dir_);
   }
@@ -182,7 +153,7 @@ class AcmeServerTest : public ::testing::Test {
       open.acme.challenge_types = {"http-01", "dns-01", "tls-alpn-01"};
       snapshot->accounts.push_back(open);
     }
-    snapshot->catalog = catalog_;
+    snapshot->catalog = emulated_.catalog;
     snapshot_ = snapshot;
   }
 
@@ -355,12 +326,11 @@ class AcmeServerTest : public ::testing::Test {
   std::string dir_;
   Logger logger_{LogLevel::kError};
   SystemClock clock_;
-  NullNotifier notifier_;
-  IdleScheduler scheduler_;
+  eg::testing::NullNotifier notifier_;
+  eg::testing::IdleScheduler scheduler_;
   std::unique_ptr<storage::SqliteStore> store_;
-  std::unique_ptr<scm_emulator::Emulator> emulator_;
-  std::unique_ptr<ScmApi> scm_;
-  mapping::ScmCatalog catalog_;
+  eg::testing::EmulatedScm emulated_;
+  ScmApi* scm_ = nullptr;  // emulated_.scm
   std::shared_ptr<const mapping::MappingSnapshot> snapshot_;
   std::unique_ptr<issuance::IssuanceService> issuance_;
   std::unique_ptr<http::Router> router_;

@@ -1,6 +1,5 @@
 #include "bench/acme_load.h"
 
-#include <algorithm>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -32,11 +31,7 @@ std::string ErrorType(const std::string& step, const Reply& r) {
 }
 
 std::chrono::milliseconds Wait(const Reply& r, const AcmeLoadOptions& options) {
-  const std::string v = r.Header("Retry-After");
-  if (v.empty() || v.size() > 6 || !std::all_of(v.begin(), v.end(), ::isdigit)) {
-    return options.default_wait;
-  }
-  return std::min<std::chrono::milliseconds>(std::chrono::seconds(std::stoi(v)), options.max_wait);
+  return r.RetryAfter(options.default_wait, options.max_wait);
 }
 
 class VirtualClient {

@@ -1,6 +1,5 @@
 #include "bench/est_load.h"
 
-#include <algorithm>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -125,14 +124,8 @@ class EstClient {
           Error(op + ":timeout", r.Describe());
           return false;
         }
-        const std::string v = r.Header("Retry-After");
-        std::chrono::milliseconds wait = options_.max_wait;
-        if (!v.empty() && v.size() <= 6 && std::all_of(v.begin(), v.end(), ::isdigit)) {
-          wait = std::min<std::chrono::milliseconds>(std::chrono::seconds(std::stoi(v)),
-                                                     options_.max_wait);
-        }
         // The server asked to be asked again later: nothing else to wait on.
-        std::this_thread::sleep_for(wait);
+        std::this_thread::sleep_for(r.RetryAfter(options_.max_wait, options_.max_wait));
         continue;
       }
       if (r.status != 200) {

@@ -2,7 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
-#include <regex>
+
+#include "scm/client/call.h"
 
 namespace eg::bench {
 
@@ -40,6 +41,13 @@ std::string Reply::Describe() const {
   return std::to_string(status) + " " + body.substr(0, 300);
 }
 
+std::chrono::milliseconds Reply::RetryAfter(std::chrono::milliseconds absent,
+                                            std::chrono::milliseconds max) const {
+  const std::string v = Header("Retry-After");
+  if (v.empty() || v.size() > 6 || !std::all_of(v.begin(), v.end(), ::isdigit)) return absent;
+  return std::min<std::chrono::milliseconds>(std::chrono::seconds(std::stoi(v)), max);
+}
+
 Result<std::unique_ptr<BenchHttp>> BenchHttp::Create(const ClientTls& tls) {
   scm_client::TransportOptions options;
   options.ca_bundle_pem = tls.ca_bundle_pem;
@@ -54,24 +62,8 @@ Result<std::unique_ptr<BenchHttp>> BenchHttp::Create(const ClientTls& tls) {
 
 Reply BenchHttp::Send(const std::string& method, const std::string& url, const std::string& body,
                       const Headers& headers) {
-  static const std::regex kUrl(R"(^https://(\[[^\]]+\]|[^/:]+)(?::(\d+))?(/.*)?$)");
   Reply reply;
-  std::smatch m;
-  if (!std::regex_match(url, m, kUrl)) {
-    reply.error = "not an https URL: " + url;
-    return reply;
-  }
-  scm_client::HttpRequest request;
-  request.method = method;
-  request.host = m[1];
-  if (request.host.front() == '[') request.host = request.host.substr(1, request.host.size() - 2);
-  request.port = m[2].matched ? static_cast<uint16_t>(std::stoi(m[2])) : 443;
-  request.target = m[3].matched ? std::string(m[3]) : "/";
-  request.headers = headers;
-  request.body = body;
-  request.idempotent = method != "POST";
-  scm_client::SendFailure failure;
-  auto response = transport_->Send(request, &failure);
+  auto response = scm_client::SendToUrl(*transport_, method, url, headers, body);
   if (!response.ok()) {
     reply.error = response.error().ToString();
     return reply;

@@ -6,6 +6,7 @@
 // Not thread-safe: one virtual client (one thread) owns one BenchHttp.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -31,6 +32,9 @@ struct Reply {
   // The problem type without "urn:ietf:params:acme:error:" ("" when not a problem document).
   std::string ProblemType() const;
   std::string Describe() const;  // "STATUS body" or the transport error
+  // Retry-After in delta-seconds capped at `max`; `absent` when missing or not delta-seconds.
+  std::chrono::milliseconds RetryAfter(std::chrono::milliseconds absent,
+                                       std::chrono::milliseconds max) const;
 };
 
 struct ClientTls {

@@ -130,9 +130,7 @@ Checked<Caller> Authenticate(const AuthContext& context, const http::Request& re
       if (issued.answer().status >= 500) return issued.answer();
       cert_refusal = issued.answer().body;
     }
-    if (issued_here) {
-      // cert_refusal already holds the record's reason.
-    } else if (!files.client_anchors.empty()) {
+    if (!issued_here && !files.client_anchors.empty()) {
       std::vector<crypto::Certificate> intermediates;
       for (size_t i = 1; i < chain.size(); ++i) {
         Result<crypto::Certificate> c = crypto::Certificate::ParseDer(chain[i]);

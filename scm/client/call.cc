@@ -12,27 +12,27 @@
 
 namespace eg::scm_client {
 
-Result<Endpoint> ParseHttpsUrl(std::string_view url) {
+Result<HttpsTarget> ParseHttpsTarget(std::string_view url) {
   constexpr std::string_view kScheme = "https://";
   if (url.substr(0, kScheme.size()) != kScheme) {
     return InvalidArgument("URL must start with https://: " + std::string(url));
   }
   std::string_view rest = url.substr(kScheme.size());
-  const size_t slash = rest.find('/');
+  const size_t slash = rest.find_first_of("/?");
   std::string_view authority = rest.substr(0, slash);
-  std::string_view path = slash == std::string_view::npos ? "" : rest.substr(slash);
-  if (path.find_first_of("?#") != std::string_view::npos) {
-    return InvalidArgument("URL must not have a query or fragment: " + std::string(url));
+  std::string_view target = slash == std::string_view::npos ? "" : rest.substr(slash);
+  if (target.find('#') != std::string_view::npos) {
+    return InvalidArgument("URL must not have a fragment: " + std::string(url));
   }
-  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
-  Endpoint e;
-  e.prefix = std::string(path);
+  HttpsTarget t;
+  t.target =
+      target.empty() || target.front() == '?' ? "/" + std::string(target) : std::string(target);
   std::string_view port_text;
   if (!authority.empty() && authority.front() == '[') {
     const size_t close = authority.find(']');
     if (close == std::string_view::npos)
       return InvalidArgument("bad URL host: " + std::string(url));
-    e.host = std::string(authority.substr(1, close - 1));
+    t.host = std::string(authority.substr(1, close - 1));
     std::string_view after = authority.substr(close + 1);
     if (!after.empty()) {
       if (after.front() != ':') return InvalidArgument("bad URL host: " + std::string(url));
@@ -40,10 +40,10 @@ Result<Endpoint> ParseHttpsUrl(std::string_view url) {
     }
   } else {
     const size_t colon = authority.rfind(':');
-    e.host = std::string(authority.substr(0, colon));
+    t.host = std::string(authority.substr(0, colon));
     if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
   }
-  if (e.host.empty() || authority.find('@') != std::string_view::npos) {
+  if (t.host.empty() || authority.find('@') != std::string_view::npos) {
     return InvalidArgument("bad URL host: " + std::string(url));
   }
   if (!port_text.empty()) {
@@ -53,9 +53,35 @@ Result<Endpoint> ParseHttpsUrl(std::string_view url) {
         port > 65535) {
       return InvalidArgument("bad URL port: " + std::string(url));
     }
-    e.port = static_cast<uint16_t>(port);
+    t.port = static_cast<uint16_t>(port);
   }
-  return e;
+  return t;
+}
+
+Result<Endpoint> ParseHttpsUrl(std::string_view url) {
+  EG_ASSIGN_OR_RETURN(HttpsTarget t, ParseHttpsTarget(url));
+  std::string_view path = t.target;
+  if (path.find('?') != std::string_view::npos) {
+    return InvalidArgument("URL must not have a query or fragment: " + std::string(url));
+  }
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  return Endpoint{std::move(t.host), t.port, std::string(path)};
+}
+
+Result<HttpResponse> SendToUrl(HttpTransport& transport, const std::string& method,
+                               std::string_view url, const HttpHeaders& headers,
+                               const std::string& body) {
+  EG_ASSIGN_OR_RETURN(HttpsTarget to, ParseHttpsTarget(url));
+  HttpRequest request;
+  request.method = method;
+  request.host = std::move(to.host);
+  request.port = to.port;
+  request.target = std::move(to.target);
+  request.headers = headers;
+  request.body = body;
+  request.idempotent = method != "POST";
+  SendFailure failure;
+  return transport.Send(request, &failure);
 }
 
 std::string UrlEncode(std::string_view text) {

@@ -33,6 +33,22 @@ struct Endpoint {
 };
 Result<Endpoint> ParseHttpsUrl(std::string_view url);
 
+// One request's destination from a whole URL "https://host[:port][/path[?query]]": `target` keeps
+// the path and query as they are ("/" when the URL has none); a fragment is refused.
+struct HttpsTarget {
+  std::string host;
+  uint16_t port = 443;
+  std::string target;
+};
+Result<HttpsTarget> ParseHttpsTarget(std::string_view url);
+
+// One request to a whole URL (ParseHttpsTarget) through `transport`, not re-sent by the transport
+// when `method` is POST: for the protocol clients of tests and the bench, which speak to URLs
+// their server gave them.
+Result<HttpResponse> SendToUrl(HttpTransport& transport, const std::string& method,
+                               std::string_view url, const HttpHeaders& headers,
+                               const std::string& body);
+
 // Percent-encodes a query value (RFC 3986 unreserved characters stay).
 std::string UrlEncode(std::string_view text);
 

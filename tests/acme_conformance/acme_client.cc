@@ -9,6 +9,7 @@
 #include "crypto/base64.h"
 #include "crypto/jose/eab.h"
 #include "crypto/jose/jwk.h"
+#include "scm/client/call.h"
 
 namespace eg::acme_test {
 
@@ -21,25 +22,6 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
            return std::tolower(static_cast<unsigned char>(x)) ==
                   std::tolower(static_cast<unsigned char>(y));
          });
-}
-
-struct ParsedUrl {
-  std::string host;
-  uint16_t port = 443;
-  std::string target;
-};
-
-// https://HOST[:PORT][/path?query] only: the daemon never speaks plain HTTP.
-Result<ParsedUrl> ParseHttpsUrl(const std::string& url) {
-  static const std::regex kUrl(R"(^https://(\[[^\]]+\]|[^/:]+)(?::(\d+))?(/.*)?$)");
-  std::smatch m;
-  if (!std::regex_match(url, m, kUrl)) return InvalidArgument("not an https URL: " + url);
-  ParsedUrl p;
-  p.host = m[1];
-  if (p.host.front() == '[') p.host = p.host.substr(1, p.host.size() - 2);
-  if (m[2].matched) p.port = static_cast<uint16_t>(std::stoi(m[2]));
-  p.target = m[3].matched ? std::string(m[3]) : "/";
-  return p;
 }
 
 // The delta-seconds form of Retry-After (the daemon sends no HTTP dates), 0 when absent.
@@ -110,21 +92,8 @@ void AcmeClient::SetAccountKey(crypto::PrivateKey key) {
 Reply AcmeClient::Send(const std::string& method, const std::string& url, const std::string& body,
                        const Headers& headers) {
   Reply reply;
-  auto parsed = ParseHttpsUrl(url);
-  if (!parsed.ok()) {
-    reply.transport_error = parsed.error().ToString();
-    return reply;
-  }
-  scm_client::HttpRequest request;
-  request.method = method;
-  request.host = parsed->host;
-  request.port = parsed->port;
-  request.target = parsed->target;
-  request.headers = headers;
-  request.body = body;
-  request.idempotent = method != "POST";
-  scm_client::SendFailure failure;
-  auto response = transport_->Send(request, &failure);
+  // https only: the daemon never speaks plain HTTP.
+  auto response = scm_client::SendToUrl(*transport_, method, url, headers, body);
   if (!response.ok()) {
     reply.transport_error = response.error().ToString();
     return reply;

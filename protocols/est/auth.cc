@@ -126,7 +126,7 @@ Checked<Caller> Authenticate(const AuthContext& context, const http::Request& re
     if (account.est.accept_issued_certificates) {
       Checked<CertificateRecord> issued =
           IssuedClientCertificate(context, *leaf, account, &issued_here);
-      if (issued.ok()) return Caller{subject, "issued-cert"};
+      if (issued.ok()) return Caller{subject, "issued-cert", *leaf, std::move(issued.value())};
       if (issued.answer().status >= 500) return issued.answer();
       cert_refusal = issued.answer().body;
     }

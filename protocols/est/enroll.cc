@@ -163,23 +163,33 @@ http::Response EstServer::Impl::HandleSimpleReenroll(const http::Request& r) {
                   "simplereenroll needs the certificate being renewed as the TLS client "
                   "certificate");
   }
-  Result<crypto::Certificate> leaf = crypto::Certificate::ParseDer(r.client.peer_chain_der.front());
-  if (!leaf.ok()) return Refuse(403, "the TLS client certificate does not parse");
-  Checked<CertificateRecord> issued = internal::IssuedClientCertificate(Auth(), *leaf, *t->account);
-  if (!issued.ok()) return issued.answer();
+  if (!caller->issued.has_value()) {
+    // Authenticated otherwise (Basic, a manufacturer certificate): the certificate must still
+    // be one this gateway issued here; the answer says why it is not.
+    Result<crypto::Certificate> leaf =
+        crypto::Certificate::ParseDer(r.client.peer_chain_der.front());
+    if (!leaf.ok()) return Refuse(403, "the TLS client certificate does not parse");
+    Checked<CertificateRecord> issued =
+        internal::IssuedClientCertificate(Auth(), *leaf, *t->account);
+    if (!issued.ok()) return issued.answer();
+    caller->certificate = std::move(leaf).value();
+    caller->issued = std::move(issued.value());
+  }
+  const crypto::Certificate& leaf = *caller->certificate;
+  const CertificateRecord& issued = *caller->issued;
 
   Checked<crypto::Csr> csr = internal::ReadCsr(r);
   if (!csr.ok()) return csr.answer();
   const crypto::SubjectFields subject = csr->Subject();
-  if (subject != leaf->Subject()) {
+  if (subject != leaf.Subject()) {
     return Refuse(400, "the CSR's subject \"" + subject.one_line +
                            "\" differs from the certificate being renewed (\"" +
-                           leaf->Subject().one_line + "\"; RFC 7030 §4.2.2)");
+                           leaf.Subject().one_line + "\"; RFC 7030 §4.2.2)");
   }
-  if (Sorted(csr->Sans()) != Sorted(leaf->Sans())) {
+  if (Sorted(csr->Sans()) != Sorted(leaf.Sans())) {
     return Refuse(400, "the CSR's subject alternative names (" + SansText(csr->Sans()) +
-                           ") differ from the certificate being renewed (" +
-                           SansText(leaf->Sans()) + "; RFC 7030 §4.2.2)");
+                           ") differ from the certificate being renewed (" + SansText(leaf.Sans()) +
+                           "; RFC 7030 §4.2.2)");
   }
   if (auto refused = internal::CheckPopLinkedToTls(*t->account, *csr, r.client)) return *refused;
   Checked<std::string> attestation = Attest(*t, *caller, *csr);
@@ -187,9 +197,9 @@ http::Response EstServer::Impl::HandleSimpleReenroll(const http::Request& r) {
   Checked<mapping::Decision> decision = Decide(*t, *caller, *csr, *attestation);
   if (!decision.ok()) return decision.answer();
   const std::string key =
-      internal::HashKey({"est-reenroll", issued->serial_hex, AsText(csr->Der())});
+      internal::HashKey({"est-reenroll", issued.serial_hex, AsText(csr->Der())});
   return SubmitAndAnswer(
-      *t, *caller, std::move(*decision), key, issued->serial_hex,
+      *t, *caller, std::move(*decision), key, issued.serial_hex,
       [](const crypto::Bytes& p7) { return internal::CertsOnlyResponse(p7, true); });
 }
 

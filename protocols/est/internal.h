@@ -91,6 +91,10 @@ class FilesCache {
 struct Caller {
   std::string requester;  // Basic user, client-certificate subject, or "anonymous"
   std::string method;     // "client-cert" | "issued-cert" | "basic" | "none"
+  // With "issued-cert": the TLS client certificate and the gateway's record of it, as checked,
+  // so simplereenroll does not parse and look it up again.
+  std::optional<crypto::Certificate> certificate;
+  std::optional<CertificateRecord> issued;
 };
 
 // Successful Basic verifications, keyed by SHA-256 over (user, password, stored hash) — never

@@ -110,16 +110,32 @@ SqliteConnection::~SqliteConnection() {
   sqlite3_close(db_);
 }
 
-Result<ScopedStatement> SqliteConnection::Prepare(const std::string& sql) {
+Result<ScopedStatement> SqliteConnection::Prepare(std::string_view sql) {
   auto it = cache_.find(sql);
   if (it != cache_.end()) return ScopedStatement(it->second);
   sqlite3_stmt* stmt = nullptr;
-  if (sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+  if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
                          &stmt, nullptr) != SQLITE_OK) {
     return SqliteError(db_, "prepare");
   }
-  cache_.emplace(sql, stmt);
+  cache_.emplace(std::string(sql), stmt);
   return ScopedStatement(stmt);
+}
+
+Result<void> SqliteConnection::Run(std::string_view sql) {
+  EG_ASSIGN_OR_RETURN(ScopedStatement s, Prepare(sql));
+  return s.Run();
+}
+
+Result<void> SqliteConnection::Checkpoint(bool restart, int* wal_pages) {
+  int log = 0;
+  int copied = 0;
+  const int rc = sqlite3_wal_checkpoint_v2(
+      db_, nullptr, restart ? SQLITE_CHECKPOINT_RESTART : SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+  if (wal_pages) *wal_pages = log;
+  // SQLITE_BUSY: a RESTART could not wait out every reader; the pages it copied stay copied.
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY) return SqliteError(db_, "checkpoint");
+  return Ok();
 }
 
 Result<void> SqliteConnection::Exec(const std::string& sql) {

@@ -63,9 +63,16 @@ class SqliteConnection {
   SqliteConnection& operator=(const SqliteConnection&) = delete;
 
   // A cached prepared statement for `sql` (prepared once per connection).
-  Result<ScopedStatement> Prepare(const std::string& sql);
-  // Runs one or more statements without results (DDL, BEGIN, COMMIT).
+  Result<ScopedStatement> Prepare(std::string_view sql);
+  // Runs one or more statements without results (DDL, PRAGMA); parsed on every call.
   Result<void> Exec(const std::string& sql);
+  // Runs one statement without results through the statement cache: for the BEGIN, COMMIT and
+  // ROLLBACK every transaction issues, which Exec would parse each time.
+  Result<void> Run(std::string_view sql);
+  // Copies the WAL back into the database file. PASSIVE does what it can without waiting for
+  // anyone; `restart` waits (busy timeout) for readers and writers so the next writer starts the
+  // WAL from its beginning. `wal_pages`, if given, receives the WAL's size in pages.
+  Result<void> Checkpoint(bool restart, int* wal_pages = nullptr);
   int64_t Changes() const { return sqlite3_changes64(db_); }
   int64_t LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
   sqlite3* raw() const { return db_; }
@@ -79,14 +86,14 @@ class SqliteConnection {
 // Runs `body` inside BEGIN IMMEDIATE ... COMMIT, rolling back if it returns an error.
 template <typename T, typename F>
 Result<T> InTransaction(SqliteConnection& conn, F&& body) {
-  EG_TRY(conn.Exec("BEGIN IMMEDIATE"));
+  EG_TRY(conn.Run("BEGIN IMMEDIATE"));
   Result<T> result = body();
   if (!result.ok()) {
-    (void)conn.Exec("ROLLBACK");
+    (void)conn.Run("ROLLBACK");
     return result;
   }
-  if (auto commit = conn.Exec("COMMIT"); !commit.ok()) {
-    (void)conn.Exec("ROLLBACK");
+  if (auto commit = conn.Run("COMMIT"); !commit.ok()) {
+    (void)conn.Run("ROLLBACK");
     return std::move(commit).error();
   }
   return result;
@@ -95,9 +102,9 @@ Result<T> InTransaction(SqliteConnection& conn, F&& body) {
 // Runs `body` inside a deferred (read) transaction, so several SELECTs see one snapshot.
 template <typename T, typename F>
 Result<T> InReadTransaction(SqliteConnection& conn, F&& body) {
-  EG_TRY(conn.Exec("BEGIN"));
+  EG_TRY(conn.Run("BEGIN"));
   Result<T> result = body();
-  (void)conn.Exec(result.ok() ? "COMMIT" : "ROLLBACK");
+  (void)conn.Run(result.ok() ? "COMMIT" : "ROLLBACK");
   return result;
 }
 

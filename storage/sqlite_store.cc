@@ -163,19 +163,73 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const SqliteOptions& opti
     }
     pool.push_back(std::move(conn).value());
   }
-  return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(pool)));
+  auto checkpointer = SqliteConnection::Open(options.path);
+  if (!checkpointer.ok()) return checkpointer.error().WithContext("storage " + options.path);
+  const int pages = options.checkpoint_pages < 1 ? 1 : options.checkpoint_pages;
+  return std::unique_ptr<SqliteStore>(
+      new SqliteStore(std::move(pool), std::move(checkpointer).value(), pages));
 }
 
-SqliteStore::SqliteStore(std::vector<std::unique_ptr<SqliteConnection>> pool)
-    : idle_(std::move(pool)) {}
+SqliteStore::SqliteStore(std::vector<std::unique_ptr<SqliteConnection>> pool,
+                         std::unique_ptr<SqliteConnection> checkpointer, int checkpoint_pages)
+    : idle_(std::move(pool)),
+      checkpointer_(std::move(checkpointer)),
+      checkpoint_pages_(checkpoint_pages) {
+  // Installing a WAL hook turns the connection's autocheckpoint off: commits no longer
+  // checkpoint on the committing thread.
+  for (auto& conn : idle_) sqlite3_wal_hook(conn->raw(), &SqliteStore::OnWalCommit, this);
+  sqlite3_wal_autocheckpoint(checkpointer_->raw(), 0);
+  checkpoint_thread_ = std::thread([this] { CheckpointLoop(); });
+}
 
-SqliteStore::~SqliteStore() = default;
+SqliteStore::~SqliteStore() {
+  {
+    std::lock_guard<std::mutex> lock(checkpoint_mu_);
+    stopping_ = true;
+  }
+  checkpoint_wake_.notify_one();
+  checkpoint_thread_.join();
+}
+
+int SqliteStore::OnWalCommit(void* self, sqlite3* /*db*/, const char* /*name*/, int pages) {
+  auto* store = static_cast<SqliteStore*>(self);
+  if (pages >= store->checkpoint_pages_) {
+    {
+      std::lock_guard<std::mutex> lock(store->checkpoint_mu_);
+      store->checkpoint_due_ = true;
+    }
+    store->checkpoint_wake_.notify_one();
+  }
+  return SQLITE_OK;
+}
+
+void SqliteStore::CheckpointLoop() {
+  std::unique_lock<std::mutex> lock(checkpoint_mu_);
+  for (;;) {
+    checkpoint_wake_.wait_for(lock, std::chrono::seconds(1),
+                              [&] { return checkpoint_due_ || stopping_; });
+    if (stopping_) return;
+    checkpoint_due_ = false;
+    lock.unlock();
+    // PASSIVE copies what no reader still needs and never blocks a request. A WAL that keeps
+    // growing past 16 times the limit means readers have always been in the way: RESTART then
+    // waits for them, holding this process's writers back meanwhile so they do not poll SQLite's
+    // lock. Errors are not fatal here (the next round retries; a full disk fails the writes
+    // themselves, where the caller sees it).
+    int wal_pages = 0;
+    if (checkpointer_->Checkpoint(false, &wal_pages).ok() && wal_pages >= 16 * checkpoint_pages_) {
+      std::lock_guard<std::mutex> turn(write_mu_);
+      (void)checkpointer_->Checkpoint(true);
+    }
+    lock.lock();
+  }
+}
 
 // ---- enrollments ----
 
 Result<Enrollment> SqliteStore::CreateEnrollment(const Enrollment& enrollment,
                                                  const AuditRecord& audit) {
-  return With<Enrollment>([&](SqliteConnection& conn) {
+  return Write<Enrollment>([&](SqliteConnection& conn) {
     return InTransaction<Enrollment>(conn, [&]() -> Result<Enrollment> {
       Enrollment e = enrollment;
       e.version = 1;
@@ -235,7 +289,7 @@ Result<std::optional<Enrollment>> SqliteStore::FindByRequestKey(const std::strin
 Result<Enrollment> SqliteStore::UpdateEnrollment(const Enrollment& enrollment,
                                                  const CertificateRecord* certificate,
                                                  const AuditRecord* audit) {
-  return With<Enrollment>([&](SqliteConnection& conn) {
+  return Write<Enrollment>([&](SqliteConnection& conn) {
     return InTransaction<Enrollment>(conn, [&]() -> Result<Enrollment> {
       Enrollment e = enrollment;
       EG_ASSIGN_OR_RETURN(auto s,
@@ -357,7 +411,7 @@ Result<std::vector<CertificateRecord>> SqliteStore::ListCertificatesToCheck(
 }
 
 Result<void> SqliteStore::MarkChecked(const std::string& serial_hex, TimePoint at) {
-  return With<void>([&](SqliteConnection& conn) -> Result<void> {
+  return Write<void>([&](SqliteConnection& conn) -> Result<void> {
     EG_ASSIGN_OR_RETURN(
         auto s, conn.Prepare("UPDATE certificates SET scm_checked_at = ? WHERE serial_hex = ?"));
     s.Bind(1, Ms(at)).Bind(2, serial_hex);
@@ -369,7 +423,7 @@ Result<void> SqliteStore::MarkChecked(const std::string& serial_hex, TimePoint a
 
 Result<void> SqliteStore::MarkRevoked(const std::string& serial_hex, TimePoint at, int reason,
                                       const AuditRecord& audit) {
-  return With<void>([&](SqliteConnection& conn) {
+  return Write<void>([&](SqliteConnection& conn) {
     return InTransaction<void>(conn, [&]() -> Result<void> {
       EG_ASSIGN_OR_RETURN(
           auto s, conn.Prepare("UPDATE certificates SET revoked_at = ?, revocation_reason = ? "
@@ -392,7 +446,7 @@ Result<void> SqliteStore::MarkRevoked(const std::string& serial_hex, TimePoint a
 // ---- EAB credentials ----
 
 Result<void> SqliteStore::CreateEab(const EabCredential& c) {
-  return With<void>([&](SqliteConnection& conn) -> Result<void> {
+  return Write<void>([&](SqliteConnection& conn) -> Result<void> {
     EG_ASSIGN_OR_RETURN(auto s, conn.Prepare(std::string("INSERT INTO eab_credentials (") +
                                              kEabColumns + ") VALUES (?,?,?,?,?,?,?,?)"));
     s.Bind(1, c.key_id).Bind(2, c.account).Bind(3, c.hmac_key).Bind(4, c.email);
@@ -434,7 +488,7 @@ Result<std::vector<EabCredential>> SqliteStore::ListEab(const std::string& accou
 }
 
 Result<void> SqliteStore::RevokeEab(const std::string& key_id, TimePoint at) {
-  return With<void>([&](SqliteConnection& conn) -> Result<void> {
+  return Write<void>([&](SqliteConnection& conn) -> Result<void> {
     EG_ASSIGN_OR_RETURN(
         auto s,
         conn.Prepare(
@@ -448,7 +502,7 @@ Result<void> SqliteStore::RevokeEab(const std::string& key_id, TimePoint at) {
 
 Result<void> SqliteStore::BindEab(const std::string& key_id, const std::string& acme_account,
                                   TimePoint now) {
-  return With<void>([&](SqliteConnection& conn) -> Result<void> {
+  return Write<void>([&](SqliteConnection& conn) -> Result<void> {
     EG_ASSIGN_OR_RETURN(
         auto s,
         conn.Prepare("UPDATE eab_credentials SET bound_to = ? WHERE key_id = ? AND bound_to = '' "
@@ -464,7 +518,7 @@ Result<void> SqliteStore::BindEab(const std::string& key_id, const std::string& 
 // ---- nonces ----
 
 Result<void> SqliteStore::PutNonce(const std::string& nonce, TimePoint expires_at) {
-  return With<void>([&](SqliteConnection& conn) -> Result<void> {
+  return Write<void>([&](SqliteConnection& conn) -> Result<void> {
     EG_ASSIGN_OR_RETURN(auto s,
                         conn.Prepare("INSERT INTO nonces (nonce, expires_at) VALUES (?, ?)"));
     s.Bind(1, nonce).Bind(2, Ms(expires_at));
@@ -473,7 +527,7 @@ Result<void> SqliteStore::PutNonce(const std::string& nonce, TimePoint expires_a
 }
 
 Result<bool> SqliteStore::ConsumeNonce(const std::string& nonce, TimePoint now) {
-  return With<bool>([&](SqliteConnection& conn) -> Result<bool> {
+  return Write<bool>([&](SqliteConnection& conn) -> Result<bool> {
     EG_ASSIGN_OR_RETURN(auto s,
                         conn.Prepare("DELETE FROM nonces WHERE nonce = ? AND expires_at > ?"));
     s.Bind(1, nonce).Bind(2, Ms(now));
@@ -483,7 +537,7 @@ Result<bool> SqliteStore::ConsumeNonce(const std::string& nonce, TimePoint now) 
 }
 
 Result<int64_t> SqliteStore::PurgeNonces(TimePoint now) {
-  return With<int64_t>([&](SqliteConnection& conn) -> Result<int64_t> {
+  return Write<int64_t>([&](SqliteConnection& conn) -> Result<int64_t> {
     EG_ASSIGN_OR_RETURN(auto s, conn.Prepare("DELETE FROM nonces WHERE expires_at <= ?"));
     s.Bind(1, Ms(now));
     EG_TRY(s.Run());
@@ -494,7 +548,7 @@ Result<int64_t> SqliteStore::PurgeNonces(TimePoint now) {
 // ---- audit ----
 
 Result<void> SqliteStore::Append(const AuditRecord& record) {
-  return With<void>([&](SqliteConnection& conn) { return AppendAudit(conn, record); });
+  return Write<void>([&](SqliteConnection& conn) { return AppendAudit(conn, record); });
 }
 
 Result<std::vector<AuditRecord>> SqliteStore::ListAudit(const std::string& enrollment_id,
@@ -526,7 +580,7 @@ Result<std::vector<AuditRecord>> SqliteStore::ListAudit(const std::string& enrol
 // ---- meta ----
 
 Result<void> SqliteStore::PutMeta(const std::string& key, const std::string& value, TimePoint at) {
-  return With<void>([&](SqliteConnection& conn) -> Result<void> {
+  return Write<void>([&](SqliteConnection& conn) -> Result<void> {
     EG_ASSIGN_OR_RETURN(auto s,
                         conn.Prepare("INSERT INTO meta (key, value, updated_at) VALUES (?, ?, ?) "
                                      "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
@@ -550,7 +604,7 @@ Result<std::optional<MetaEntry>> SqliteStore::GetMeta(const std::string& key) {
 // ---- notification outbox ----
 
 Result<int64_t> SqliteStore::Enqueue(const OutboxMessage& m) {
-  return With<int64_t>([&](SqliteConnection& conn) -> Result<int64_t> {
+  return Write<int64_t>([&](SqliteConnection& conn) -> Result<int64_t> {
     EG_ASSIGN_OR_RETURN(auto s, conn.Prepare("INSERT INTO notification_outbox (url, event, body, "
                                              "attempts, created_at, next_attempt_at, last_error) "
                                              "VALUES (?, ?, ?, ?, ?, ?, ?)"));
@@ -566,7 +620,7 @@ Result<std::vector<OutboxMessage>> SqliteStore::ClaimDue(TimePoint now, TimePoin
   using Out = std::vector<OutboxMessage>;
   // One IMMEDIATE transaction: the write lock is held from the SELECT to the last UPDATE, so a
   // second sender (thread or process) sees the moved next_attempt_at and skips these rows.
-  return With<Out>([&](SqliteConnection& conn) {
+  return Write<Out>([&](SqliteConnection& conn) {
     return InTransaction<Out>(conn, [&]() -> Result<Out> {
       Out claimed;
       {
@@ -594,7 +648,7 @@ Result<void> SqliteStore::MarkDelivered(int64_t id) { return Discard(id); }
 
 Result<void> SqliteStore::Reschedule(int64_t id, int attempts, TimePoint next_attempt_at,
                                      const std::string& last_error) {
-  return With<void>([&](SqliteConnection& conn) -> Result<void> {
+  return Write<void>([&](SqliteConnection& conn) -> Result<void> {
     EG_ASSIGN_OR_RETURN(auto s, conn.Prepare("UPDATE notification_outbox SET attempts = ?, "
                                              "next_attempt_at = ?, last_error = ? WHERE id = ?"));
     s.Bind(1, static_cast<int64_t>(attempts)).Bind(2, Ms(next_attempt_at)).Bind(3, last_error);
@@ -605,7 +659,7 @@ Result<void> SqliteStore::Reschedule(int64_t id, int attempts, TimePoint next_at
 }
 
 Result<void> SqliteStore::Discard(int64_t id) {
-  return With<void>([&](SqliteConnection& conn) -> Result<void> {
+  return Write<void>([&](SqliteConnection& conn) -> Result<void> {
     EG_ASSIGN_OR_RETURN(auto s, conn.Prepare("DELETE FROM notification_outbox WHERE id = ?"));
     s.Bind(1, id);
     EG_TRY(s.Run());

@@ -6,6 +6,15 @@
 // (BEGIN IMMEDIATE) so concurrent writers queue instead of failing to upgrade. Several processes
 // (the daemon and the `enrollgate` admin command) may use the same file at once.
 //
+// Writers of one process queue on a mutex before they ask SQLite for its write lock: SQLite has
+// only one writer at a time anyway, and its busy handler waits by sleeping and polling, which
+// under load cost thousands of sleeps and retries per run (see docs/performance.md). Writers in
+// other processes still meet the busy timeout.
+//
+// Checkpoints (copying the WAL back into the database file, with its fsync) run on a background
+// thread with its own connection, not on the request that happened to commit the 1000th page:
+// the pool's connections report the WAL's size after each commit and wake that thread.
+//
 // Thread-safety: every method may be called from several threads at once.
 #pragma once
 
@@ -14,6 +23,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/ports/est_store.h"
@@ -26,6 +36,9 @@ namespace eg::storage {
 struct SqliteOptions {
   std::string path;
   int connections = 4;
+  // The WAL size, in pages, at which the background thread checkpoints (it also runs once a
+  // second). SQLite's own default autocheckpoint is 1000 pages.
+  int checkpoint_pages = 1000;
 };
 
 class SqliteStore final : public Store, public EstStore {
@@ -112,15 +125,33 @@ class SqliteStore final : public Store, public EstStore {
   Result<int64_t> PurgeServerKeys(TimePoint created_before) override;
 
  private:
-  explicit SqliteStore(std::vector<std::unique_ptr<SqliteConnection>> pool);
+  SqliteStore(std::vector<std::unique_ptr<SqliteConnection>> pool,
+              std::unique_ptr<SqliteConnection> checkpointer, int checkpoint_pages);
 
-  // Borrows a connection for the duration of `body`.
+  // Borrows a connection for the duration of `body`: for reads.
   template <typename T>
   Result<T> With(const std::function<Result<T>(SqliteConnection&)>& body);
+  // Borrows a connection and holds this process's write turn for the duration of `body`: for
+  // every method that writes.
+  template <typename T>
+  Result<T> Write(const std::function<Result<T>(SqliteConnection&)>& body);
+
+  // The WAL hook of the pool's connections: wakes the checkpoint thread when the WAL is large.
+  static int OnWalCommit(void* self, sqlite3* db, const char* name, int pages);
+  void CheckpointLoop();
 
   std::mutex mu_;
   std::condition_variable available_;
   std::vector<std::unique_ptr<SqliteConnection>> idle_;
+  std::mutex write_mu_;
+
+  std::unique_ptr<SqliteConnection> checkpointer_;
+  const int checkpoint_pages_;
+  std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_wake_;
+  bool checkpoint_due_ = false;  // guarded by checkpoint_mu_
+  bool stopping_ = false;        // guarded by checkpoint_mu_
+  std::thread checkpoint_thread_;
 };
 
 // In the header so every SqliteStore source file can use it.
@@ -140,6 +171,14 @@ Result<T> SqliteStore::With(const std::function<Result<T>(SqliteConnection&)>& b
   }
   available_.notify_one();
   return result;
+}
+
+template <typename T>
+Result<T> SqliteStore::Write(const std::function<Result<T>(SqliteConnection&)>& body) {
+  return With<T>([&](SqliteConnection& conn) {
+    std::lock_guard<std::mutex> turn(write_mu_);
+    return body(conn);
+  });
 }
 
 }  // namespace eg::storage

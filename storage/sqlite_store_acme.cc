@@ -345,7 +345,7 @@ Error AlreadyReplaced(const std::string& cert_id, const std::string& by) {
 
 Result<AcmeAccount> SqliteStore::CreateAccount(const AcmeAccount& account, TimePoint now,
                                                AcmeAccount* existing) {
-  return With<AcmeAccount>([&](SqliteConnection& conn) {
+  return Write<AcmeAccount>([&](SqliteConnection& conn) {
     return InTransaction<AcmeAccount>(conn, [&]() -> Result<AcmeAccount> {
       EG_ASSIGN_OR_RETURN(auto same_key,
                           QueryAccount(conn, "jwk_thumbprint", account.jwk_thumbprint));
@@ -392,7 +392,7 @@ Result<AcmeAccount> SqliteStore::GetAccount(const std::string& id) {
 }
 
 Result<AcmeAccount> SqliteStore::UpdateAccount(const AcmeAccount& account) {
-  return With<AcmeAccount>([&](SqliteConnection& conn) {
+  return Write<AcmeAccount>([&](SqliteConnection& conn) {
     return InTransaction<AcmeAccount>(conn, [&]() -> Result<AcmeAccount> {
       {
         EG_ASSIGN_OR_RETURN(auto s, conn.Prepare("UPDATE acme_accounts SET status = ?, "
@@ -420,7 +420,7 @@ Result<AcmeAccount> SqliteStore::KeyChange(const std::string& account_id,
                                            const std::string& old_thumbprint,
                                            const std::string& new_thumbprint,
                                            const std::string& new_jwk_json, TimePoint now) {
-  return With<AcmeAccount>([&](SqliteConnection& conn) {
+  return Write<AcmeAccount>([&](SqliteConnection& conn) {
     return InTransaction<AcmeAccount>(conn, [&]() -> Result<AcmeAccount> {
       EG_ASSIGN_OR_RETURN(AcmeAccount current, MustGetAccount(conn, account_id));
       if (current.jwk_thumbprint != old_thumbprint) {
@@ -453,7 +453,7 @@ Result<AcmeAccount> SqliteStore::KeyChange(const std::string& account_id,
 
 Result<AcmeOrder> SqliteStore::CreateOrder(
     const AcmeOrder& order, const std::vector<AcmeAuthorization>& new_authorizations) {
-  return With<AcmeOrder>([&](SqliteConnection& conn) {
+  return Write<AcmeOrder>([&](SqliteConnection& conn) {
     return InTransaction<AcmeOrder>(conn, [&]() -> Result<AcmeOrder> {
       std::vector<bool> is_new(order.authorization_ids.size(), false);
       for (const auto& a : new_authorizations) {
@@ -551,7 +551,7 @@ Result<AcmeOrderPage> SqliteStore::ListOrders(const std::string& account_id,
 }
 
 Result<AcmeOrder> SqliteStore::UpdateOrder(const AcmeOrder& order) {
-  return With<AcmeOrder>([&](SqliteConnection& conn) {
+  return Write<AcmeOrder>([&](SqliteConnection& conn) {
     return InTransaction<AcmeOrder>(conn, [&]() -> Result<AcmeOrder> {
       {
         EG_ASSIGN_OR_RETURN(auto s,
@@ -607,7 +607,7 @@ Result<AcmeAuthorization> SqliteStore::GetAuthorization(const std::string& accou
 }
 
 Result<AcmeAuthorization> SqliteStore::UpdateAuthorization(const AcmeAuthorization& authz) {
-  return With<AcmeAuthorization>([&](SqliteConnection& conn) {
+  return Write<AcmeAuthorization>([&](SqliteConnection& conn) {
     return InTransaction<AcmeAuthorization>(conn, [&]() -> Result<AcmeAuthorization> {
       {
         EG_ASSIGN_OR_RETURN(auto s,
@@ -634,7 +634,7 @@ Result<AcmeChallenge> SqliteStore::GetChallenge(const std::string& account_id,
 }
 
 Result<AcmeChallenge> SqliteStore::UpdateChallenge(const AcmeChallenge& c) {
-  return With<AcmeChallenge>([&](SqliteConnection& conn) {
+  return Write<AcmeChallenge>([&](SqliteConnection& conn) {
     return InTransaction<AcmeChallenge>(conn, [&]() -> Result<AcmeChallenge> {
       {
         EG_ASSIGN_OR_RETURN(auto s,
@@ -671,7 +671,7 @@ Result<std::vector<AcmeChallenge>> SqliteStore::ListDueChallenges(TimePoint now,
 
 Result<AcmeChallenge> SqliteStore::ClaimChallenge(const std::string& id, TimePoint now,
                                                   TimePoint lease_until) {
-  return With<AcmeChallenge>([&](SqliteConnection& conn) {
+  return Write<AcmeChallenge>([&](SqliteConnection& conn) {
     return InTransaction<AcmeChallenge>(conn, [&]() -> Result<AcmeChallenge> {
       {
         EG_ASSIGN_OR_RETURN(auto s, conn.Prepare("UPDATE acme_challenges SET next_attempt_at = ?, "

@@ -8,7 +8,7 @@
 namespace eg::storage {
 
 Result<void> SqliteStore::PutServerKey(const SealedServerKey& key) {
-  return With<void>([&](SqliteConnection& conn) -> Result<void> {
+  return Write<void>([&](SqliteConnection& conn) -> Result<void> {
     EG_ASSIGN_OR_RETURN(auto s, conn.Prepare("INSERT INTO est_server_keys (request_key, sealed, "
                                              "created_at) VALUES (?, ?, ?)"));
     s.Bind(1, key.request_key).BindBlob(2, key.sealed).Bind(3, Ms(key.created_at));
@@ -36,7 +36,7 @@ Result<std::optional<SealedServerKey>> SqliteStore::GetServerKey(const std::stri
 }
 
 Result<int64_t> SqliteStore::PurgeServerKeys(TimePoint created_before) {
-  return With<int64_t>([&](SqliteConnection& conn) -> Result<int64_t> {
+  return Write<int64_t>([&](SqliteConnection& conn) -> Result<int64_t> {
     EG_ASSIGN_OR_RETURN(auto s, conn.Prepare("DELETE FROM est_server_keys WHERE created_at < ?"));
     s.Bind(1, Ms(created_before));
     EG_TRY(s.Run());

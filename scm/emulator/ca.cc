@@ -57,7 +57,7 @@ Result<std::unique_ptr<Ca>> Ca::LoadOrCreate(const std::string& state_dir) {
     }
     return std::unique_ptr<Ca>(new Ca(std::move(key), std::move(cert), cert_pem, cert_path));
   }
-  EG_ASSIGN_OR_RETURN(auto key, crypto::PrivateKey::Generate(crypto::KeySpec::kEcP384));
+  EG_ASSIGN_OR_RETURN(auto key, crypto::PrivateKey::Generate(crypto::KeySpec::kEcP256));
   crypto::IssueRequest req;
   req.subject.common_name = "enrollgate SCM emulator CA";
   req.subject.organization = "enrollgate emulator";

@@ -1,6 +1,7 @@
 // PKCS#10 requests over OpenSSL's X509_REQ.
 #include "crypto/csr.h"
 
+#include <openssl/asn1.h>
 #include <openssl/pem.h>
 
 #include "crypto/openssl_util.h"
@@ -41,24 +42,83 @@ Result<Csr> Csr::ParseDer(const Bytes& der) {
   return csr;
 }
 
-Result<Csr> Csr::ParsePem(std::string_view pem) {
+namespace {
+
+bool LooksLikePem(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size() &&
+         (text[i] == ' ' || text[i] == '\n' || text[i] == '\r' || text[i] == '\t')) {
+    ++i;
+  }
+  return text.substr(i).starts_with("-----BEGIN");
+}
+
+Result<Bytes> CsrDerOfPem(std::string_view pem) {
   EG_ASSIGN_OR_RETURN(auto blocks, PemDecodeAll(pem));
   if (blocks.empty()) return InvalidArgument("CSR: no PEM block found");
-  const PemBlock& b = blocks.front();
+  PemBlock& b = blocks.front();
   if (b.label != "CERTIFICATE REQUEST" && b.label != "NEW CERTIFICATE REQUEST") {
     return InvalidArgument("CSR: expected \"CERTIFICATE REQUEST\", found \"" + b.label + "\"");
   }
-  return ParseDer(b.der);
+  return std::move(b.der);
+}
+
+// Reads the DER header at *p (which must end by `end`) of a universal constructed or primitive
+// element with tag `tag`; on success *p is at its contents and *length is their size.
+bool ReadHeader(const unsigned char** p, const unsigned char* end, int tag, long* length) {
+  const unsigned char* q = *p;
+  long len = 0;
+  int got_tag = 0;
+  int got_class = 0;
+  const int flags = ASN1_get_object(&q, &len, &got_tag, &got_class, end - *p);
+  // 0x80: malformed or longer than the input; 0x01: indefinite length, which DER never uses.
+  if ((flags & 0x80) != 0 || (flags & 0x01) != 0) return false;
+  if (got_tag != tag || got_class != V_ASN1_UNIVERSAL) return false;
+  *p = q;
+  *length = len;
+  return true;
+}
+
+}  // namespace
+
+Result<Csr> Csr::ParsePem(std::string_view pem) {
+  EG_ASSIGN_OR_RETURN(Bytes der, CsrDerOfPem(pem));
+  return ParseDer(der);
 }
 
 Result<Csr> Csr::Parse(std::string_view pem_or_der) {
-  size_t i = 0;
-  while (i < pem_or_der.size() && (pem_or_der[i] == ' ' || pem_or_der[i] == '\n' ||
-                                   pem_or_der[i] == '\r' || pem_or_der[i] == '\t')) {
-    ++i;
-  }
-  if (pem_or_der.substr(i).starts_with("-----BEGIN")) return ParsePem(pem_or_der);
+  if (LooksLikePem(pem_or_der)) return ParsePem(pem_or_der);
   return ParseDer(ToBytes(pem_or_der));
+}
+
+Result<Bytes> Csr::SpkiDerOf(std::string_view pem_or_der) {
+  ErrorQueueGuard guard;
+  Bytes der;
+  if (LooksLikePem(pem_or_der)) {
+    EG_ASSIGN_OR_RETURN(der, CsrDerOfPem(pem_or_der));
+  } else {
+    der = ToBytes(pem_or_der);
+  }
+  if (der.size() > kMaxCsrDerBytes) {
+    return InvalidArgument("CSR: larger than " + std::to_string(kMaxCsrDerBytes) + " bytes");
+  }
+  // CertificationRequest ::= SEQUENCE { certificationRequestInfo SEQUENCE { version INTEGER,
+  //   subject Name (a SEQUENCE), subjectPKInfo SubjectPublicKeyInfo (a SEQUENCE), ... }, ... }
+  const unsigned char* p = der.data();
+  const unsigned char* const end = der.data() + der.size();
+  long len = 0;
+  const auto bad = [] { return InvalidArgument("CSR: not a DER PKCS#10 request"); };
+  if (!ReadHeader(&p, end, V_ASN1_SEQUENCE, &len)) return bad();
+  const unsigned char* const info_end = p + len;
+  if (!ReadHeader(&p, info_end, V_ASN1_SEQUENCE, &len)) return bad();
+  const unsigned char* const body_end = p + len;
+  if (!ReadHeader(&p, body_end, V_ASN1_INTEGER, &len)) return bad();
+  p += len;
+  if (!ReadHeader(&p, body_end, V_ASN1_SEQUENCE, &len)) return bad();
+  p += len;
+  const unsigned char* const spki = p;
+  if (!ReadHeader(&p, body_end, V_ASN1_SEQUENCE, &len)) return bad();
+  return Bytes(spki, p + len);
 }
 
 Result<void> Csr::VerifySignature() const {

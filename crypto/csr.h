@@ -32,6 +32,11 @@ class Csr {
   static Result<Csr> ParsePem(std::string_view pem);  // "CERTIFICATE REQUEST" (or "NEW ...")
   // PEM if it starts with "-----BEGIN", else DER.
   static Result<Csr> Parse(std::string_view pem_or_der);
+  // The SubjectPublicKeyInfo DER of a CSR (PEM or DER, as Parse), read by walking the DER
+  // headers without parsing the request or its key: for callers that only need the key's bytes
+  // (the SCM client remembering what to compare the issued certificate against). It checks the
+  // structure's outline, not the signature or the key: only for a CSR validated elsewhere.
+  static Result<Bytes> SpkiDerOf(std::string_view pem_or_der);
 
   // Proof of possession: the CSR's signature verifies with its own public key.
   Result<void> VerifySignature() const;

@@ -26,18 +26,28 @@ bool IsTransient(const Error& e) {
 Result<CertificateRecord> ToRecord(const Enrollment& e, const ScmCertificate& collected) {
   std::string chain = collected.leaf_pem;
   for (const auto& c : collected.chain_pem) chain += c;
-  EG_ASSIGN_OR_RETURN(auto leaf, crypto::Certificate::ParsePem(collected.leaf_pem));
+  ScmLeafFacts facts;
+  if (collected.leaf) {
+    facts = *collected.leaf;
+  } else {
+    EG_ASSIGN_OR_RETURN(auto leaf, crypto::Certificate::ParsePem(collected.leaf_pem));
+    facts = {.serial_hex = leaf.SerialHex(),
+             .common_name = leaf.Subject().common_name,
+             .fingerprint_sha256 = leaf.FingerprintSha256(),
+             .not_before = leaf.NotBefore(),
+             .not_after = leaf.NotAfter()};
+  }
   CertificateRecord r;
-  r.serial_hex = leaf.SerialHex();
+  r.serial_hex = std::move(facts.serial_hex);
   r.enrollment_id = e.id;
   r.account = e.account;
   r.cert_type = e.cert_type;
   r.scm_id = e.scm_id;
-  r.common_name = leaf.Subject().common_name;
-  r.fingerprint_sha256 = leaf.FingerprintSha256();
+  r.common_name = std::move(facts.common_name);
+  r.fingerprint_sha256 = std::move(facts.fingerprint_sha256);
   r.chain_pem = std::move(chain);
-  r.not_before = leaf.NotBefore();
-  r.not_after = leaf.NotAfter();
+  r.not_before = facts.not_before;
+  r.not_after = facts.not_after;
   return r;
 }
 

@@ -149,10 +149,22 @@ struct ScmCertDetails {
   std::optional<int> revocation_reason;  // `reasonCode` (RFC 5280 CRLReason) once revoked
 };
 
+// What the gateway records about a collected leaf, read by the client while it parsed the chain
+// so that nobody parses the leaf a second time.
+struct ScmLeafFacts {
+  std::string serial_hex;  // lower-case hex, no separators
+  std::string common_name;
+  std::string fingerprint_sha256;  // of the DER, lower-case hex
+  TimePoint not_before{};
+  TimePoint not_after{};
+};
+
 // A collected certificate: the leaf and its issuers, leaf first, each PEM.
 struct ScmCertificate {
   std::string leaf_pem;
   std::vector<std::string> chain_pem;  // issuers, leaf's issuer first
+  // Facts about leaf_pem when the producer parsed it; without them the consumer parses leaf_pem.
+  std::optional<ScmLeafFacts> leaf;
 };
 
 // RFC 5280 reason codes SCM accepts for revocation.

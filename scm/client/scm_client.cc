@@ -632,7 +632,8 @@ class ScmClientImpl final : public ScmApi {
       return r.error();
     }
     crypto::Bytes leaf_spki;
-    EG_ASSIGN_OR_RETURN(ScmCertificate cert, OrderCollectedChain(r->body, op, &leaf_spki));
+    EG_ASSIGN_OR_RETURN(ScmCertificate cert,
+                        OrderCollectedChain(r->body, op, &leaf_spki, &issuers_));
     if (auto spki = RememberedKey(type, id)) {
       // Byte equality is the common case; a different encoding of the same key (a CA may
       // re-encode it) is compared as keys.
@@ -769,10 +770,11 @@ class ScmClientImpl final : public ScmApi {
     return ka.ok() && kb.ok() && ka->Equals(*kb);
   }
 
+  // The CSR was validated by the caller; only its key's bytes are needed here.
   void RememberCsrKey(CertType type, const std::string& id, const std::string& csr_pem) {
-    auto csr = crypto::Csr::Parse(csr_pem);
-    if (!csr.ok()) return;
-    RememberSpki(type, id, csr->SpkiDer());
+    auto spki = crypto::Csr::SpkiDerOf(csr_pem);
+    if (!spki.ok()) return;
+    RememberSpki(type, id, *spki);
   }
 
   void RememberSpki(CertType type, const std::string& id, const crypto::Bytes& spki) {
@@ -804,6 +806,8 @@ class ScmClientImpl final : public ScmApi {
   std::mutex keys_mu_;
   std::map<std::string, crypto::Bytes> keys_;
   std::deque<std::string> key_order_;
+
+  CaCertificateCache issuers_;  // the CAs of collected chains, parsed once
 };
 
 Result<void> ValidateOptions(const Options& o) {

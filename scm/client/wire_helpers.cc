@@ -33,34 +33,76 @@ bool CommentsHaveToken(std::string_view comments, std::string_view token) {
   return comments.find(needle) != std::string_view::npos;
 }
 
+std::shared_ptr<const CollectedCertificate> CaCertificateCache::Find(
+    const crypto::Bytes& der) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(der);
+  return it == entries_.end() ? nullptr : it->second;
+}
+
+void CaCertificateCache::Add(const crypto::Bytes& der,
+                             std::shared_ptr<const CollectedCertificate> ca) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (entries_.size() < kMaxEntries) entries_.emplace(der, std::move(ca));
+}
+
+size_t CaCertificateCache::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return entries_.size();
+}
+
 namespace {
 
 std::string Op(std::string_view operation) { return "SCM " + std::string(operation) + ": "; }
 
-Result<std::vector<crypto::Certificate>> ParseCollected(std::string_view body,
-                                                        std::string_view operation) {
+using Collected = std::shared_ptr<const CollectedCertificate>;
+
+Collected Describe(crypto::Certificate cert) {
+  crypto::SubjectFields subject = cert.Subject();
+  std::string issuer = cert.Issuer().one_line;
+  const bool is_ca = cert.IsCa();
+  std::string pem = cert.Pem();
+  return std::make_shared<const CollectedCertificate>(
+      CollectedCertificate{.cert = std::move(cert),
+                           .subject = std::move(subject.one_line),
+                           .issuer = std::move(issuer),
+                           .common_name = std::move(subject.common_name),
+                           .is_ca = is_ca,
+                           .pem = std::move(pem)});
+}
+
+Result<std::vector<Collected>> ParseCollected(std::string_view body, std::string_view operation,
+                                              CaCertificateCache* cas) {
+  std::vector<Collected> certs;
   if (body.find("-----BEGIN") != std::string_view::npos) {
     auto blocks = crypto::PemDecodeAll(body);
     if (!blocks.ok()) {
       return Internal(Op(operation) +
                       "collected data is not valid PEM: " + blocks.error().message());
     }
-    std::vector<crypto::Certificate> certs;
     for (const auto& b : *blocks) {
       if (b.label == "CERTIFICATE") {
+        if (cas != nullptr) {
+          if (Collected known = cas->Find(b.der)) {
+            certs.push_back(std::move(known));
+            continue;
+          }
+        }
         auto c = crypto::Certificate::ParseDer(b.der);
         if (!c.ok()) {
           return Internal(Op(operation) +
                           "collected certificate does not parse: " + c.error().message());
         }
-        certs.push_back(std::move(c).value());
+        Collected described = Describe(std::move(c).value());
+        if (cas != nullptr && described->is_ca) cas->Add(b.der, described);
+        certs.push_back(std::move(described));
       } else if (b.label == "PKCS7") {
         auto p = crypto::DecodeCertsOnly(b.der);
         if (!p.ok()) {
           return Internal(Op(operation) +
                           "collected PKCS#7 does not parse: " + p.error().message());
         }
-        for (auto& c : *p) certs.push_back(c);
+        for (auto& c : *p) certs.push_back(Describe(std::move(c)));
       }
     }
     if (certs.empty()) return Internal(Op(operation) + "collected data holds no certificate");
@@ -71,29 +113,28 @@ Result<std::vector<crypto::Certificate>> ParseCollected(std::string_view body,
   if (!p.ok() || p->empty()) {
     return Internal(Op(operation) + "collected data is neither PEM nor PKCS#7");
   }
-  return std::move(p).value();
+  for (auto& c : *p) certs.push_back(Describe(std::move(c)));
+  return certs;
 }
 
 }  // namespace
 
 Result<ScmCertificate> OrderCollectedChain(std::string_view body, std::string_view operation,
-                                           crypto::Bytes* leaf_spki) {
-  EG_ASSIGN_OR_RETURN(std::vector<crypto::Certificate> certs, ParseCollected(body, operation));
+                                           crypto::Bytes* leaf_spki, CaCertificateCache* cas) {
+  EG_ASSIGN_OR_RETURN(std::vector<Collected> certs, ParseCollected(body, operation, cas));
   const size_t n = certs.size();
-  std::vector<std::string> subject(n), issuer(n);
-  for (size_t i = 0; i < n; ++i) {
-    subject[i] = certs[i].Subject().one_line;
-    issuer[i] = certs[i].Issuer().one_line;
-  }
   // The leaf issued none of the others; prefer a non-CA among candidates.
   size_t leaf = n;
   for (size_t i = 0; i < n; ++i) {
     bool issues_another = false;
     for (size_t j = 0; j < n; ++j) {
-      if (j != i && issuer[j] == subject[i] && subject[j] != issuer[j]) issues_another = true;
+      if (j != i && certs[j]->issuer == certs[i]->subject &&
+          certs[j]->subject != certs[j]->issuer) {
+        issues_another = true;
+      }
     }
     if (issues_another) continue;
-    if (leaf == n || (certs[leaf].IsCa() && !certs[i].IsCa())) leaf = i;
+    if (leaf == n || (certs[leaf]->is_ca && !certs[i]->is_ca)) leaf = i;
   }
   if (leaf == n) {
     return Internal(Op(operation) + "cannot find the leaf in the collected chain");
@@ -101,25 +142,31 @@ Result<ScmCertificate> OrderCollectedChain(std::string_view body, std::string_vi
   std::vector<bool> used(n, false);
   used[leaf] = true;
   ScmCertificate out;
-  out.leaf_pem = certs[leaf].Pem();
-  if (leaf_spki != nullptr) *leaf_spki = certs[leaf].SpkiDer();
+  const crypto::Certificate& leaf_cert = certs[leaf]->cert;
+  out.leaf_pem = certs[leaf]->pem;
+  out.leaf = ScmLeafFacts{.serial_hex = leaf_cert.SerialHex(),
+                          .common_name = certs[leaf]->common_name,
+                          .fingerprint_sha256 = leaf_cert.FingerprintSha256(),
+                          .not_before = leaf_cert.NotBefore(),
+                          .not_after = leaf_cert.NotAfter()};
+  if (leaf_spki != nullptr) *leaf_spki = leaf_cert.SpkiDer();
   size_t current = leaf;
   for (;;) {
-    if (subject[current] == issuer[current]) break;  // self-signed: top reached
+    if (certs[current]->subject == certs[current]->issuer) break;  // self-signed: top reached
     size_t next = n;
     for (size_t j = 0; j < n; ++j) {
-      if (!used[j] && subject[j] == issuer[current]) {
+      if (!used[j] && certs[j]->subject == certs[current]->issuer) {
         next = j;
         break;
       }
     }
     if (next == n) break;
     used[next] = true;
-    out.chain_pem.push_back(certs[next].Pem());
+    out.chain_pem.push_back(certs[next]->pem);
     current = next;
   }
   for (size_t j = 0; j < n; ++j) {
-    if (!used[j]) out.chain_pem.push_back(certs[j].Pem());
+    if (!used[j]) out.chain_pem.push_back(certs[j]->pem);
   }
   return out;
 }

@@ -141,6 +141,38 @@ TEST(Csr, BuildParseReadsEverything) {
   EXPECT_EQ(der.value().Subject(), s);
 }
 
+TEST(Csr, SpkiDerOfReadsTheKeyBytesWithoutParsing) {
+  for (KeySpec spec : {KeySpec::kEcP256, KeySpec::kRsa2048}) {
+    auto key = PrivateKey::Generate(spec);
+    ASSERT_TRUE(key.ok());
+    CsrRequest req;
+    req.subject.common_name = "k.example.test";
+    req.sans.dns = {"k.example.test"};
+    req.challenge_password = "attributes follow the key";
+    Csr csr = MustBuild(req, key.value());
+    auto from_pem = Csr::SpkiDerOf(csr.Pem());
+    ASSERT_TRUE(from_pem.ok()) << from_pem.error().ToString();
+    EXPECT_EQ(*from_pem, csr.SpkiDer());
+    EXPECT_EQ(*from_pem, key->Public().SpkiDer());
+    auto from_der = Csr::SpkiDerOf(AsStringView(csr.Der()));
+    ASSERT_TRUE(from_der.ok());
+    EXPECT_EQ(*from_der, *from_pem);
+
+    // Every truncation is an error (the outer length no longer fits), never a read past the end.
+    const Bytes der = csr.Der();
+    for (size_t n = 0; n < der.size(); n += 7) {
+      const Bytes cut(der.begin(), der.begin() + static_cast<std::ptrdiff_t>(n));
+      auto r = Csr::SpkiDerOf(AsStringView(cut));
+      ASSERT_FALSE(r.ok()) << "cut at " << n;
+      EXPECT_EQ(r.error().code(), ErrorCode::kInvalidArgument);
+    }
+  }
+  EXPECT_FALSE(Csr::SpkiDerOf("").ok());
+  EXPECT_FALSE(
+      Csr::SpkiDerOf("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n").ok());
+  EXPECT_FALSE(Csr::SpkiDerOf(std::string_view("\x30\x80\x30\x80\x02\x01\x00", 7)).ok());
+}
+
 TEST(Csr, ExtraAttributeRoundTrips) {
   auto key = PrivateKey::Generate(KeySpec::kEcP256);
   ASSERT_TRUE(key.ok());

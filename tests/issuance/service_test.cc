@@ -90,7 +90,7 @@ class FakeScm : public ScmApi {
     leaf.not_before = std::chrono::system_clock::now();
     leaf.not_after = leaf.not_before + std::chrono::hours(24 * 90);
     auto cert = crypto::IssueCertificate(leaf, csr->Key(), *ca_key_, &*ca_);
-    return ScmCertificate{cert->Pem(), {ca_->Pem()}};
+    return ScmCertificate{cert->Pem(), {ca_->Pem()}, std::nullopt};  // ToRecord parses the leaf
   }
   Result<ScmEnrollment> Renew(CertType type, const std::string& id,
                               const std::string& csr) override {

@@ -143,6 +143,12 @@ void ExpectIssued(const ScmCertificate& cert, const crypto::PrivateKey& key, int
   auto issuer = crypto::Certificate::ParsePem(cert.chain_pem[0]);
   ASSERT_TRUE(issuer.ok());
   EXPECT_TRUE(leaf->IsSignedBy(*issuer));
+  // The facts the client read while collecting are the leaf's.
+  ASSERT_TRUE(cert.leaf.has_value());
+  EXPECT_EQ(cert.leaf->serial_hex, leaf->SerialHex());
+  EXPECT_EQ(cert.leaf->common_name, leaf->Subject().common_name);
+  EXPECT_EQ(cert.leaf->fingerprint_sha256, leaf->FingerprintSha256());
+  EXPECT_EQ(cert.leaf->not_after, leaf->NotAfter());
 }
 
 TEST_F(EmulatorTest, EnrollAndCollectAllFourTypes) {

@@ -276,6 +276,37 @@ TEST(WireHelpers, ChainIsOrderedLeafFirst) {
   EXPECT_EQ(bad.error().code(), ErrorCode::kInternal);
 }
 
+TEST(WireHelpers, CollectedLeafFactsAndTheIssuerCache) {
+  auto root_key = crypto::PrivateKey::Generate(crypto::KeySpec::kEcP256).value();
+  auto int_key = crypto::PrivateKey::Generate(crypto::KeySpec::kEcP256).value();
+  auto root = MakeCert("Test Root", root_key, root_key, nullptr, true);
+  auto inter = MakeCert("Test Intermediate", int_key, root_key, &root, true);
+  CaCertificateCache cas;
+  for (const char* name : {"a.example.test", "b.example.test"}) {
+    auto leaf_key = crypto::PrivateKey::Generate(crypto::KeySpec::kEcP256).value();
+    auto leaf = MakeCert(name, leaf_key, int_key, &inter, false);
+    crypto::Bytes spki;
+    auto c =
+        OrderCollectedChain(root.Pem() + leaf.Pem() + inter.Pem(), "collect (ssl)", &spki, &cas);
+    ASSERT_TRUE(c.ok()) << c.error().ToString();
+    EXPECT_EQ(c->leaf_pem, leaf.Pem());
+    ASSERT_EQ(c->chain_pem.size(), 2u);
+    EXPECT_EQ(c->chain_pem[0], inter.Pem());
+    EXPECT_EQ(c->chain_pem[1], root.Pem());
+    ASSERT_TRUE(c->leaf.has_value());
+    EXPECT_EQ(c->leaf->serial_hex, leaf.SerialHex());
+    EXPECT_EQ(c->leaf->common_name, name);
+    EXPECT_EQ(c->leaf->fingerprint_sha256, leaf.FingerprintSha256());
+    EXPECT_EQ(c->leaf->not_before, leaf.NotBefore());
+    EXPECT_EQ(c->leaf->not_after, leaf.NotAfter());
+    EXPECT_EQ(spki, leaf.SpkiDer());
+    // The two CAs are kept, never a leaf.
+    EXPECT_EQ(cas.size(), 2u);
+    EXPECT_NE(cas.Find(inter.Der()), nullptr);
+    EXPECT_EQ(cas.Find(leaf.Der()), nullptr);
+  }
+}
+
 // --- the client over a fake transport ---
 
 TEST(ScmClientFake, SslEnrollShapesAndAutoRenew) {

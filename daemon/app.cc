@@ -267,6 +267,9 @@ Result<void> App::StartAcme() {
   options.terms_of_service = c.terms_of_service;
   options.website = c.website;
   options.nonce_lifetime = c.nonce_lifetime;
+  Result<crypto::Bytes> nonce_key = acme::NonceCodec::SharedKey(*store_, clock_.Now());
+  if (!nonce_key.ok()) return nonce_key.error().WithContext("ACME nonce key");
+  options.nonce_key = std::move(nonce_key).value();
   options.order_lifetime = c.order_lifetime;
   options.authz_lifetime = c.authz_lifetime;
   options.retry_after = c.retry_after;
@@ -356,7 +359,7 @@ void App::ScheduleNoncePurge() {
         if (!purged.ok()) {
           logger_.Warn("acme: nonce purge failed", {{"error", purged.error().ToString()}});
         } else if (*purged > 0) {
-          logger_.Debug("acme: expired nonces purged", {{"count", *purged}});
+          logger_.Debug("acme: used nonces past their expiry purged", {{"count", *purged}});
         }
         ScheduleNoncePurge();
       });

@@ -225,6 +225,17 @@ CREATE INDEX est_server_keys_created ON est_server_keys(created_at);
       R"sql(
 CREATE INDEX enrollments_created ON enrollments(created_at DESC, id);
 )sql",
+      // 7: ACME nonces are issued without the store (an HMAC over their expiry, key in `meta`);
+      // the store keeps only the used ones until they expire. Nonces issued before this version
+      // are refused once (badNonce, which ACME clients answer by retrying with the new nonce).
+      R"sql(
+DROP TABLE nonces;
+CREATE TABLE acme_used_nonces (
+  nonce TEXT PRIMARY KEY,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX acme_used_nonces_expires_at ON acme_used_nonces(expires_at);
+)sql",
   };
   return kMigrations;
 }

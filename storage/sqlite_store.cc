@@ -525,20 +525,11 @@ Result<void> SqliteStore::BindEab(const std::string& key_id, const std::string& 
 
 // ---- nonces ----
 
-Result<void> SqliteStore::PutNonce(const std::string& nonce, TimePoint expires_at) {
-  return Write<void>([&](SqliteConnection& conn) -> Result<void> {
-    EG_ASSIGN_OR_RETURN(auto s,
-                        conn.Prepare("INSERT INTO nonces (nonce, expires_at) VALUES (?, ?)"));
-    s.Bind(1, nonce).Bind(2, Ms(expires_at));
-    return s.Run();
-  });
-}
-
-Result<bool> SqliteStore::ConsumeNonce(const std::string& nonce, TimePoint now) {
+Result<bool> SqliteStore::UseNonce(const std::string& nonce, TimePoint expires_at) {
   return Write<bool>([&](SqliteConnection& conn) -> Result<bool> {
-    EG_ASSIGN_OR_RETURN(auto s,
-                        conn.Prepare("DELETE FROM nonces WHERE nonce = ? AND expires_at > ?"));
-    s.Bind(1, nonce).Bind(2, Ms(now));
+    EG_ASSIGN_OR_RETURN(auto s, conn.Prepare("INSERT INTO acme_used_nonces (nonce, expires_at) "
+                                             "VALUES (?, ?) ON CONFLICT(nonce) DO NOTHING"));
+    s.Bind(1, nonce).Bind(2, Ms(expires_at));
     EG_TRY(s.Run());
     return conn.Changes() == 1;
   });
@@ -546,7 +537,7 @@ Result<bool> SqliteStore::ConsumeNonce(const std::string& nonce, TimePoint now) 
 
 Result<int64_t> SqliteStore::PurgeNonces(TimePoint now) {
   return Write<int64_t>([&](SqliteConnection& conn) -> Result<int64_t> {
-    EG_ASSIGN_OR_RETURN(auto s, conn.Prepare("DELETE FROM nonces WHERE expires_at <= ?"));
+    EG_ASSIGN_OR_RETURN(auto s, conn.Prepare("DELETE FROM acme_used_nonces WHERE expires_at <= ?"));
     s.Bind(1, Ms(now));
     EG_TRY(s.Run());
     return conn.Changes();
@@ -595,6 +586,25 @@ Result<void> SqliteStore::PutMeta(const std::string& key, const std::string& val
                                      "updated_at = excluded.updated_at"));
     s.Bind(1, key).Bind(2, value).Bind(3, Ms(at));
     return s.Run();
+  });
+}
+
+Result<MetaEntry> SqliteStore::PutMetaIfAbsent(const std::string& key, const std::string& value,
+                                               TimePoint at) {
+  return Write<MetaEntry>([&](SqliteConnection& conn) {
+    return InTransaction<MetaEntry>(conn, [&]() -> Result<MetaEntry> {
+      {
+        EG_ASSIGN_OR_RETURN(auto s, conn.Prepare("INSERT INTO meta (key, value, updated_at) VALUES "
+                                                 "(?, ?, ?) ON CONFLICT(key) DO NOTHING"));
+        s.Bind(1, key).Bind(2, value).Bind(3, Ms(at));
+        EG_TRY(s.Run());
+      }
+      EG_ASSIGN_OR_RETURN(auto q, conn.Prepare("SELECT value, updated_at FROM meta WHERE key = ?"));
+      q.Bind(1, key);
+      EG_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) return Internal("meta " + key + " vanished inside its transaction");
+      return MetaEntry{q.Text(0), FromMs(q.Int(1))};
+    });
   });
 }
 

@@ -72,14 +72,15 @@ class SqliteStore final : public Store, public EstStore {
   Result<void> BindEab(const std::string& key_id, const std::string& acme_account,
                        TimePoint now) override;
 
-  Result<void> PutNonce(const std::string& nonce, TimePoint expires_at) override;
-  Result<bool> ConsumeNonce(const std::string& nonce, TimePoint now) override;
+  Result<bool> UseNonce(const std::string& nonce, TimePoint expires_at) override;
   Result<int64_t> PurgeNonces(TimePoint now) override;
 
   Result<void> Append(const AuditRecord& record) override;
   Result<std::vector<AuditRecord>> ListAudit(const std::string& enrollment_id, int limit) override;
 
   Result<void> PutMeta(const std::string& key, const std::string& value, TimePoint at) override;
+  Result<MetaEntry> PutMetaIfAbsent(const std::string& key, const std::string& value,
+                                    TimePoint at) override;
   Result<std::optional<MetaEntry>> GetMeta(const std::string& key) override;
 
   Result<int64_t> Enqueue(const OutboxMessage& message) override;

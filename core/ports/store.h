@@ -87,13 +87,17 @@ class EabStore {
                                TimePoint now) = 0;
 };
 
+// ACME nonces are issued without the store (protocols/acme/nonces.h: each carries its expiry and
+// an HMAC under a key every daemon reads from MetaStore); the store records the ones used, so
+// that across every daemon on it a nonce is accepted once.
 class NonceStore {
  public:
   virtual ~NonceStore() = default;
-  virtual Result<void> PutNonce(const std::string& nonce, TimePoint expires_at) = 0;
-  // True exactly once for a nonce that was put and has not expired; false otherwise.
-  virtual Result<bool> ConsumeNonce(const std::string& nonce, TimePoint now) = 0;
-  // Deletes expired nonces; returns how many.
+  // Records `nonce` as used until `expires_at`: true the first time, false ever after (atomic:
+  // of concurrent uses exactly one gets true).
+  virtual Result<bool> UseNonce(const std::string& nonce, TimePoint expires_at) = 0;
+  // Forgets used nonces that expired by `now` (they are refused for their expiry anyway); returns
+  // how many.
   virtual Result<int64_t> PurgeNonces(TimePoint now) = 0;
 };
 
@@ -118,6 +122,10 @@ class MetaStore {
   virtual ~MetaStore() = default;
   // Inserts or replaces.
   virtual Result<void> PutMeta(const std::string& key, const std::string& value, TimePoint at) = 0;
+  // Inserts unless `key` exists, atomically; returns what is stored afterwards (the existing
+  // entry, or the new one). For values several daemons must agree on, e.g. the ACME nonce key.
+  virtual Result<MetaEntry> PutMetaIfAbsent(const std::string& key, const std::string& value,
+                                            TimePoint at) = 0;
   // nullopt if never put.
   virtual Result<std::optional<MetaEntry>> GetMeta(const std::string& key) = 0;
 };

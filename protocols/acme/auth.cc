@@ -105,11 +105,16 @@ Checked<AuthedRequest> Authenticate(const AuthContext& context, const http::Requ
   if (!jws.nonce.has_value() || jws.nonce->empty()) {
     return MakeProblem("badNonce", 400, "the JWS has no \"nonce\"");
   }
-  Result<bool> fresh = context.nonces.ConsumeNonce(*jws.nonce, context.clock.Now());
-  if (!fresh.ok()) return Unexpected(context, fresh.error());
-  if (!*fresh) {
-    return MakeProblem("badNonce", 400, "the nonce is unknown, expired or already used");
+  std::optional<TimePoint> expires = context.nonces.ExpiryOf(*jws.nonce);
+  if (!expires.has_value()) {
+    return MakeProblem("badNonce", 400, "the nonce was not issued by this server");
   }
+  if (*expires <= context.clock.Now()) {
+    return MakeProblem("badNonce", 400, "the nonce has expired");
+  }
+  Result<bool> fresh = context.used_nonces.UseNonce(*jws.nonce, *expires);
+  if (!fresh.ok()) return Unexpected(context, fresh.error());
+  if (!*fresh) return MakeProblem("badNonce", 400, "the nonce has been used already");
 
   out.post_as_get = jws.IsPostAsGet();
   if (!out.post_as_get) {

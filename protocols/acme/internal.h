@@ -21,6 +21,7 @@
 #include "crypto/key.h"
 #include "mapping/snapshot.h"
 #include "protocols/acme/linker.h"
+#include "protocols/acme/nonces.h"
 #include "protocols/acme/problem.h"
 #include "protocols/http/message.h"
 
@@ -51,7 +52,8 @@ enum class KeyMode {
 };
 
 struct AuthContext {
-  NonceStore& nonces;
+  NonceStore& used_nonces;
+  const NonceCodec& nonces;
   AcmeStore& acme;
   const Linker& linker;
   Clock& clock;

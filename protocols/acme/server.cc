@@ -19,7 +19,9 @@ AcmeServer::AcmeServer(Store& store, AcmeStore& acme_store, issuance::IssuanceSe
       clock_(clock),
       logger_(logger),
       options_(std::move(options)),
-      linker_(options_.public_url) {}
+      linker_(options_.public_url),
+      nonces_(options_.nonce_key.empty() ? crypto::RandomBytes(NonceCodec::kKeyBytes)
+                                         : options_.nonce_key) {}
 
 void AcmeServer::RegisterRoutes(http::Router& router) {
   auto add = [this, &router](const char* method, std::string pattern, const char* name,
@@ -46,15 +48,7 @@ void AcmeServer::RegisterRoutes(http::Router& router) {
       &AcmeServer::HandleRenewalInfo);
 }
 
-std::string AcmeServer::NewNonce() {
-  std::string nonce = crypto::RandomToken(16);
-  Result<void> put = store_.PutNonce(nonce, clock_.Now() + options_.nonce_lifetime);
-  if (!put.ok()) {
-    logger_.Error("acme: storing a nonce failed", {{"error", put.error().ToString()}});
-    return "";
-  }
-  return nonce;
-}
+std::string AcmeServer::NewNonce() { return nonces_.Issue(clock_.Now() + options_.nonce_lifetime); }
 
 http::Response AcmeServer::Serve(const char* name, Handler handler, const http::Request& request) {
   LogLine line(logger_, "acme request");
@@ -89,7 +83,7 @@ http::Response AcmeServer::Serve(const char* name, Handler handler, const http::
 internal::Checked<internal::AuthedRequest> AcmeServer::Authenticate(const http::Request& r,
                                                                     internal::KeyMode mode) {
   const internal::AuthContext context{
-      store_, acme_, linker_, clock_, options_.max_body_bytes, logger_, account_keys_};
+      store_, nonces_, acme_, linker_, clock_, options_.max_body_bytes, logger_, account_keys_};
   return internal::Authenticate(context, r, mode);
 }
 

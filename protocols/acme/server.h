@@ -1,11 +1,12 @@
 // AcmeServer: the ACME server (RFC 8555, RFC 9773 renewalInfo, draft-ietf-acme-profiles) on an
 // http::Router, under /acme/. It authenticates every POST (the JWS pipeline in auth.cc), keeps
-// nonces and all ACME state in the store, decides names and profiles through mapping::Decide, and
-// gets certificates through the IssuanceService. Handlers live one file per resource group:
-// directory.cc (directory, newNonce), account.cc (newAccount, account, keyChange, orders list),
-// order.cc (newOrder, order, finalize), authz.cc (authorizations, challenges), certificate.cc
-// (download, revokeCert), renewal_info.cc (ARI). Every URL comes from the Linker; every error is
-// a Problem (problem.h). docs/flows.md lists, per operation, what is checked, written and called.
+// the used nonces and all ACME state in the store, decides names and profiles through
+// mapping::Decide, and gets certificates through the IssuanceService. Handlers live one file per
+// resource group: directory.cc (directory, newNonce), account.cc (newAccount, account, keyChange,
+// orders list), order.cc (newOrder, order, finalize), authz.cc (authorizations, challenges),
+// certificate.cc (download, revokeCert), renewal_info.cc (ARI). Every URL comes from the Linker;
+// every error is a Problem (problem.h). docs/flows.md lists, per operation, what is checked,
+// written and called.
 //
 // Dependencies come through the constructor and must outlive the server; the ChallengeWorker may
 // be null (unit tests: challenges then stay `processing` until something else validates them).
@@ -28,6 +29,7 @@
 #include "issuance/service.h"
 #include "mapping/snapshot.h"
 #include "protocols/acme/linker.h"
+#include "protocols/acme/nonces.h"
 #include "protocols/http/router.h"
 
 namespace eg::acme {
@@ -46,6 +48,9 @@ struct ServerOptions {
   std::string terms_of_service;  // "" = none
   std::string website;           // "" = none
   std::chrono::seconds nonce_lifetime{3600};
+  // The key nonces are issued under (NonceCodec::SharedKey: the same for every daemon on the
+  // store). Empty: a random key of this server alone, which only tests should use.
+  crypto::Bytes nonce_key;
   std::chrono::seconds order_lifetime{604800};
   std::chrono::seconds authz_lifetime{604800};
   std::chrono::seconds retry_after{1};
@@ -72,7 +77,7 @@ class AcmeServer {
   // `limit` bytes): a 413 `malformed` problem with a fresh Replay-Nonce.
   http::Response BodyTooLarge(size_t limit);
 
-  // Deletes expired nonces (the daemon calls it on a timer); returns how many.
+  // Forgets used nonces that have expired (the daemon calls it on a timer); returns how many.
   Result<int64_t> PurgeNonces();
 
  private:
@@ -122,6 +127,7 @@ class AcmeServer {
   Logger& logger_;
   const ServerOptions options_;
   const Linker linker_;
+  const NonceCodec nonces_;
   crypto::jose::JwkCache account_keys_;
 };
 

@@ -27,8 +27,8 @@ constexpr auto kStopDeadline = std::chrono::seconds(30);
 
 const Headers kScmLogin = {{"login", "admin"}, {"password", "admin"}, {"customerUri", "demo"}};
 
-// The tables a request can write (not nonces, which every request consumes, nor the audit log,
-// where a refusal is recorded on purpose) and, for the ones a background poller also touches,
+// The tables a request can write (not the used nonces, which every request adds to, nor the audit
+// log, where a refusal is recorded on purpose) and, for the ones a background poller also touches,
 // only the columns a request would change.
 const char* const kFingerprintQuery =
     "SELECT 'acct', * FROM acme_accounts ORDER BY id;"

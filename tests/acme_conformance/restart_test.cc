@@ -1,8 +1,8 @@
 // Runs last (its file is last in the target's sources): restarts the shared daemon.
 //   - An order waiting in `processing` for SCM's approval survives a restart: the test approves
 //     in SCM after the restart, and the same order turns valid with the certificate.
-//   - A nonce handed out before the restart is accepted after it, once (nonces live in the store,
-//     so any daemon on the same database honours them).
+//   - A nonce handed out before the restart is accepted after it, once (the nonce key and the
+//     used nonces live in the store, so any daemon on the same database honours them).
 #include <gtest/gtest.h>
 
 #include "tests/acme_conformance/daemon_under_test.h"

@@ -332,14 +332,40 @@ TEST_P(StoreContractTest, EabBindsOnceAndHonoursRevocationAndExpiry) {
 TEST_P(StoreContractTest, NoncesAreSingleUseAcrossDaemons) {
   auto a = Open("a");
   auto b = Open("a");
-  ASSERT_TRUE(a->PutNonce("n1", kT0 + std::chrono::seconds(30)).ok());
-  ASSERT_TRUE(a->PutNonce("old", kT0 - std::chrono::seconds(1)).ok());
-  EXPECT_TRUE(*b->ConsumeNonce("n1", kT0));    // issued by one daemon, accepted by another
-  EXPECT_FALSE(*a->ConsumeNonce("n1", kT0));   // never twice
-  EXPECT_FALSE(*a->ConsumeNonce("old", kT0));  // expired
-  EXPECT_FALSE(*a->ConsumeNonce("never", kT0));
-  ASSERT_TRUE(a->PutNonce("n2", kT0 + std::chrono::seconds(5)).ok());
-  EXPECT_EQ(*a->PurgeNonces(kT0 + std::chrono::seconds(10)), 2);
+  EXPECT_TRUE(*b->UseNonce("n1", kT0 + std::chrono::seconds(30)));   // first use, any daemon
+  EXPECT_FALSE(*a->UseNonce("n1", kT0 + std::chrono::seconds(30)));  // never twice
+  EXPECT_FALSE(*b->UseNonce("n1", kT0 + std::chrono::seconds(90)));
+  EXPECT_TRUE(*a->UseNonce("n2", kT0 + std::chrono::seconds(5)));
+  EXPECT_EQ(*a->PurgeNonces(kT0 + std::chrono::seconds(10)), 1);  // n2 expired, n1 kept
+  EXPECT_FALSE(*a->UseNonce("n1", kT0));
+  EXPECT_EQ(*b->PurgeNonces(kT0 + std::chrono::seconds(30)), 1);
+}
+
+TEST_P(StoreContractTest, ConcurrentNonceUsesHaveOneWinner) {
+  auto store = Open("a");
+  std::atomic<int> wins{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] {
+      auto first = store->UseNonce("contested", kT0 + std::chrono::seconds(30));
+      if (first.ok() && *first) ++wins;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(wins.load(), 1);
+}
+
+TEST_P(StoreContractTest, PutMetaIfAbsentKeepsTheFirstValue) {
+  auto a = Open("a");
+  auto b = Open("a");
+  auto first = a->PutMetaIfAbsent("k", "one", kT0);
+  ASSERT_TRUE(first.ok()) << first.error().ToString();
+  EXPECT_EQ(first->value, "one");
+  auto second = b->PutMetaIfAbsent("k", "two", kT0 + std::chrono::seconds(1));
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->value, "one");
+  EXPECT_EQ(second->updated_at, kT0);
+  EXPECT_EQ((*a->GetMeta("k"))->value, "one");
 }
 
 TEST_P(StoreContractTest, ConcurrentWritersAllLand) {

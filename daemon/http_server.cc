@@ -4,6 +4,7 @@
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -27,6 +28,12 @@ struct HttpServer::Exchange {
   std::optional<http::Response> ready;
   bool abandoned = false;
 };
+
+namespace {
+// The most of an oversized body (sent without waiting for "100 Continue") read and discarded so
+// that the 413 reaches the client; connection_timeout bounds how long that may take.
+constexpr unsigned long long kMaxDiscardedBodyBytes = 16ull * 1024 * 1024;
+}  // namespace
 
 struct HttpServer::RequestContext {
   std::shared_ptr<Exchange> exchange = std::make_shared<Exchange>();
@@ -284,7 +291,18 @@ bool HttpServer::Access(MHD_Connection* connection, const char* url, const char*
       char* end = nullptr;
       unsigned long long n = std::strtoull(length, &end, 10);
       if (end != length && n > options_.max_body_bytes) {
-        return Queue(connection, *ctx, TooLarge(ctx->request.path));
+        // A client waiting for "100 Continue" has sent no body: refuse it now. One that sends
+        // the body at once (certbot's requests, Go's net/http) must get the answer after the
+        // body: answering and closing with the body still arriving makes the kernel reset the
+        // connection, and the client may read the reset instead of the 413 (RFC 9112 §9.6). Such
+        // a body is read and discarded, up to kMaxDiscardedBodyBytes; beyond that, refuse now.
+        const char* expect =
+            MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+        if ((expect != nullptr && strcasecmp(expect, "100-continue") == 0) ||
+            n > kMaxDiscardedBodyBytes) {
+          return Queue(connection, *ctx, TooLarge(ctx->request.path));
+        }
+        ctx->too_large = true;
       }
     }
     return true;

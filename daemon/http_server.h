@@ -4,8 +4,10 @@
 // answers later has its connection suspended until then).
 //
 // Input limits come first: a body over `max_body_bytes` is answered 413 without reaching a
-// handler (at once when Content-Length says so, else once the oversized body has been read and
-// discarded). Idle connections time out after `connection_timeout`.
+// handler: at once when Content-Length says so and the client waits for "100 Continue" (or the
+// body is very large); otherwise once the oversized body has been read and discarded, so the
+// client reads the 413 rather than a connection reset. Idle connections time out after
+// `connection_timeout`.
 //
 // Who the client is goes into Request::client: its address, the TLS version, the certificate
 // chain it presented (ClientCertMode::kRequest asks for one; nothing is verified here), the

@@ -122,6 +122,14 @@ Result<void> OneOutboxRowChanged(const SqliteConnection& conn, int64_t id) {
   return Ok();
 }
 
+Result<std::optional<MetaEntry>> ReadMeta(SqliteConnection& conn, const std::string& key) {
+  EG_ASSIGN_OR_RETURN(auto s, conn.Prepare("SELECT value, updated_at FROM meta WHERE key = ?"));
+  s.Bind(1, key);
+  EG_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return std::optional<MetaEntry>();
+  return std::optional<MetaEntry>(MetaEntry{s.Text(0), FromMs(s.Int(1))});
+}
+
 Result<void> AppendAudit(SqliteConnection& conn, const AuditRecord& r) {
   EG_ASSIGN_OR_RETURN(
       auto s,
@@ -599,24 +607,16 @@ Result<MetaEntry> SqliteStore::PutMetaIfAbsent(const std::string& key, const std
         s.Bind(1, key).Bind(2, value).Bind(3, Ms(at));
         EG_TRY(s.Run());
       }
-      EG_ASSIGN_OR_RETURN(auto q, conn.Prepare("SELECT value, updated_at FROM meta WHERE key = ?"));
-      q.Bind(1, key);
-      EG_ASSIGN_OR_RETURN(bool row, q.Step());
-      if (!row) return Internal("meta " + key + " vanished inside its transaction");
-      return MetaEntry{q.Text(0), FromMs(q.Int(1))};
+      EG_ASSIGN_OR_RETURN(std::optional<MetaEntry> stored, ReadMeta(conn, key));
+      if (!stored) return Internal("meta " + key + " vanished inside its transaction");
+      return std::move(*stored);
     });
   });
 }
 
 Result<std::optional<MetaEntry>> SqliteStore::GetMeta(const std::string& key) {
   using Out = std::optional<MetaEntry>;
-  return With<Out>([&](SqliteConnection& conn) -> Result<Out> {
-    EG_ASSIGN_OR_RETURN(auto s, conn.Prepare("SELECT value, updated_at FROM meta WHERE key = ?"));
-    s.Bind(1, key);
-    EG_ASSIGN_OR_RETURN(bool row, s.Step());
-    if (!row) return Out();
-    return Out(MetaEntry{s.Text(0), FromMs(s.Int(1))});
-  });
+  return With<Out>([&](SqliteConnection& conn) { return ReadMeta(conn, key); });
 }
 
 // ---- notification outbox ----

@@ -28,7 +28,12 @@ struct SubjectAltNames {
   std::vector<std::string> ip;     // textual, "192.0.2.1" / "2001:db8::1"
   std::vector<std::string> email;  // rfc822Name
   std::vector<std::string> uri;
-  bool empty() const { return dns.empty() && ip.empty() && email.empty() && uri.empty(); }
+  // Kinds not modelled above ("otherName", "directoryName", "registeredID", ...), one entry per
+  // name, so that callers can refuse what they cannot check.
+  std::vector<std::string> other;
+  bool empty() const {
+    return dns.empty() && ip.empty() && email.empty() && uri.empty() && other.empty();
+  }
   bool operator==(const SubjectAltNames&) const = default;
 };
 

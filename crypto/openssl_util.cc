@@ -149,10 +149,25 @@ SubjectAltNames SansFromGeneralNames(const GENERAL_NAMES* names) {
         break;
       case GEN_IPADD: {
         std::string ip = IpToText(gn->d.iPAddress);
-        if (!ip.empty()) out.ip.push_back(std::move(ip));
+        if (ip.empty()) {
+          out.other.push_back("iPAddress of " +
+                              std::to_string(ASN1_STRING_length(gn->d.iPAddress)) + " bytes");
+        } else {
+          out.ip.push_back(std::move(ip));
+        }
         break;
       }
+      case GEN_OTHERNAME:
+        out.other.push_back("otherName");
+        break;
+      case GEN_DIRNAME:
+        out.other.push_back("directoryName");
+        break;
+      case GEN_RID:
+        out.other.push_back("registeredID");
+        break;
       default:
+        out.other.push_back("x400Address or ediPartyName");
         break;
     }
   }

@@ -410,4 +410,19 @@ Result<Certificate> VerifyChain(const Certificate& leaf,
   return Error(ErrorCode::kInternal, "chain: verified but anchor not found");
 }
 
+ScmLeafFacts LeafFacts(const Certificate& leaf) {
+  SubjectAltNames sans = leaf.Sans();
+  return ScmLeafFacts{.serial_hex = leaf.SerialHex(),
+                      .common_name = leaf.Subject().common_name,
+                      .fingerprint_sha256 = leaf.FingerprintSha256(),
+                      .not_before = leaf.NotBefore(),
+                      .not_after = leaf.NotAfter(),
+                      .spki_der = leaf.SpkiDer(),
+                      .san_dns = std::move(sans.dns),
+                      .san_ip = std::move(sans.ip),
+                      .san_email = std::move(sans.email),
+                      .san_uri = std::move(sans.uri),
+                      .san_other = std::move(sans.other)};
+}
+
 }  // namespace eg::crypto

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/ports/scm_api.h"
 #include "core/result.h"
 #include "crypto/base64.h"
 #include "crypto/key.h"
@@ -81,6 +82,10 @@ Result<Certificate> IssueCertificate(const IssueRequest& request, const PublicKe
 // IssueCertificate(request, csr.Key(), ...), which encodes the key and decodes it again).
 Result<Certificate> IssueCertificate(const IssueRequest& request, const Csr& csr,
                                      const PrivateKey& issuer_key, const Certificate* issuer);
+
+// What the gateway records about an issued leaf and checks against the request
+// (issuance/verify.h): serial, CN, fingerprint, validity, key and subject alternative names.
+ScmLeafFacts LeafFacts(const Certificate& leaf);
 
 // Verifies that `leaf` chains through `intermediates` to one of `anchors` (signatures and
 // validity at `now`; no revocation). Returns the anchor reached.

@@ -15,6 +15,7 @@
 #include "crypto/csr.h"
 #include "crypto/key.h"
 #include "crypto/x509.h"
+#include "issuance/verify.h"
 
 namespace eg::daemon {
 namespace fs = std::filesystem;
@@ -209,6 +210,11 @@ Result<ServerCredentials> EnsureServerCertificate(const ServerCertOptions& optio
   Result<ScmCertificate> collected =
       CollectWithDeadline(scm, enrolled->id, options.collect_deadline, logger, stop);
   if (!collected.ok()) return collected.error().WithContext("collecting the server certificate");
+  // Checked like every certificate SCM returns (issuance/verify.h) before the daemon serves it.
+  EG_ASSIGN_OR_RETURN(ScmLeafFacts facts, issuance::LeafFactsOf(*collected));
+  if (Result<void> checked = issuance::CheckIssued(enroll, facts, clock.Now()); !checked.ok()) {
+    return checked.error().WithContext("the server certificate");
+  }
 
   std::string chain_pem = Terminated(collected->leaf_pem);
   for (const std::string& pem : collected->chain_pem) chain_pem += Terminated(pem);

@@ -8,6 +8,7 @@
 #include "crypto/random.h"
 #include "crypto/x509.h"
 #include "issuance/request_codec.h"
+#include "issuance/verify.h"
 
 namespace eg::issuance {
 
@@ -22,21 +23,11 @@ bool IsTransient(const Error& e) {
   return e.code() == ErrorCode::kUnavailable || e.code() == ErrorCode::kDeadlineExceeded;
 }
 
-// Turns a collected SCM certificate into the record the store keeps.
-Result<CertificateRecord> ToRecord(const Enrollment& e, const ScmCertificate& collected) {
+// Turns a collected SCM certificate (already checked) into the record the store keeps.
+CertificateRecord ToRecord(const Enrollment& e, const ScmCertificate& collected,
+                           ScmLeafFacts facts) {
   std::string chain = collected.leaf_pem;
   for (const auto& c : collected.chain_pem) chain += c;
-  ScmLeafFacts facts;
-  if (collected.leaf) {
-    facts = *collected.leaf;
-  } else {
-    EG_ASSIGN_OR_RETURN(auto leaf, crypto::Certificate::ParsePem(collected.leaf_pem));
-    facts = {.serial_hex = leaf.SerialHex(),
-             .common_name = leaf.Subject().common_name,
-             .fingerprint_sha256 = leaf.FingerprintSha256(),
-             .not_before = leaf.NotBefore(),
-             .not_after = leaf.NotAfter()};
-  }
   CertificateRecord r;
   r.serial_hex = std::move(facts.serial_hex);
   r.enrollment_id = e.id;
@@ -251,7 +242,18 @@ Result<Enrollment> IssuanceService::CollectOnce(Enrollment e) {
   auto collected = scm_.Collect(e.cert_type, e.scm_id);
   const TimePoint now = clock_.Now();
   if (collected.ok()) {
-    EG_ASSIGN_OR_RETURN(CertificateRecord record, ToRecord(e, *collected));
+    // Checked against the stored request before anything is stored or served.
+    EG_ASSIGN_OR_RETURN(ScmLeafFacts facts, LeafFactsOf(*collected));
+    EG_ASSIGN_OR_RETURN(ScmEnrollRequest request, DecodeRequest(e.request_json));
+    if (Result<void> checked = CheckIssued(request, facts, now); !checked.ok()) {
+      logger_.Error("SCM returned a certificate that does not match the request; refused",
+                    {{"enrollment", e.id},
+                     {"scm_id", e.scm_id},
+                     {"serial", facts.serial_hex},
+                     {"error", checked.error().message()}});
+      return RecordFailure(std::move(e), checked.error());
+    }
+    CertificateRecord record = ToRecord(e, *collected, std::move(facts));
     e.state = EnrollmentState::kIssued;
     e.certificate_serial = record.serial_hex;
     e.updated_at = now;

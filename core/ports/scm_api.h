@@ -157,6 +157,10 @@ struct ScmLeafFacts {
   std::string fingerprint_sha256;  // of the DER, lower-case hex
   TimePoint not_before{};
   TimePoint not_after{};
+  std::vector<uint8_t> spki_der;  // SubjectPublicKeyInfo DER, to compare with the CSR's key
+  // Subject alternative names by kind (IPs in textual form); `san_other` names the kinds not
+  // modelled (otherName, directoryName, ...), one entry each.
+  std::vector<std::string> san_dns, san_ip, san_email, san_uri, san_other;
 };
 
 // A collected certificate: the leaf and its issuers, leaf first, each PEM.

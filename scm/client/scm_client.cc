@@ -4,8 +4,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <deque>
-#include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -24,8 +22,6 @@ namespace {
 
 using json = nlohmann::json;
 namespace prov = provisional;
-
-constexpr size_t kMaxRememberedKeys = 4096;
 
 std::string OpName(std::string_view verb, CertType type) {
   return std::string(verb) + " (" + std::string(CertTypeName(type)) + ")";
@@ -487,7 +483,6 @@ class ScmClientImpl final : public ScmApi {
     } else {
       e = std::move(*found);
     }
-    RememberCsrKey(q.type, e.id, q.csr_pem);
 
     if (q.type == CertType::kSsl && q.auto_renew_days) {
       Result<void> ar = SetAutoRenewImpl(e.id, *q.auto_renew_days);
@@ -631,17 +626,8 @@ class ScmClientImpl final : public ScmApi {
       }
       return r.error();
     }
-    crypto::Bytes leaf_spki;
-    EG_ASSIGN_OR_RETURN(ScmCertificate cert,
-                        OrderCollectedChain(r->body, op, &leaf_spki, &issuers_));
-    if (auto spki = RememberedKey(type, id)) {
-      // Byte equality is the common case; a different encoding of the same key (a CA may
-      // re-encode it) is compared as keys.
-      if (leaf_spki != *spki && !SameKey(leaf_spki, *spki)) {
-        return Internal("SCM " + op + ": the certificate's public key does not match the CSR");
-      }
-    }
-    return cert;
+    // What the leaf carries is checked against the stored request by issuance (issuance/verify.h).
+    return OrderCollectedChain(r->body, op, &issuers_);
   }
 
   // --- renew ---
@@ -679,6 +665,12 @@ class ScmClientImpl final : public ScmApi {
       SetJson(call, json{{"csr", type == CertType::kCodeSigning ? CsrToSingleLineBase64(csr_pem)
                                                                 : csr_pem}});
     }
+    // A candidate must also carry the new CSR's key type; the key itself is proven when the
+    // certificate is collected (issuance/verify.h), and a mismatch fails the enrollment there.
+    std::string key_type;
+    if (!csr_pem.empty()) {
+      if (auto csr = crypto::Csr::ParsePem(csr_pem); csr.ok()) key_type = csr->Type().ScmName();
+    }
     std::optional<ScmEnrollment> found;
     Caller::Recover recover = [&]() -> Result<bool> {
       auto after = List(type, old.common_name, list_email);
@@ -686,17 +678,33 @@ class ScmClientImpl final : public ScmApi {
         return after.error().WithContext("SCM " + op +
                                          ": reply lost and the renewal could not be looked up");
       }
+      std::vector<ScmEnrollment> candidates;
       for (const auto& item : *after) {
         if (known.count(item.id)) continue;
         if (type == CertType::kCodeSigning && item.comments && !old.comments.empty() &&
             *item.comments != old.comments) {
           continue;
         }
-        found = ScmEnrollment{type, item.id, item.renew_id, false};
-        logger_.Info("SCM renewal found after a lost reply", {{"old_id", id}, {"id", item.id}});
-        return true;
+        if (!key_type.empty()) {
+          auto details = GetDetailsImpl(type, item.id);
+          if (!details.ok()) return details.error().WithContext("SCM " + op + ": reply lost");
+          if (!details->key_type.empty() && Lower(details->key_type) != Lower(key_type)) {
+            continue;
+          }
+        }
+        candidates.push_back(ScmEnrollment{type, item.id, item.renew_id, false});
       }
-      return false;
+      if (candidates.empty()) return false;
+      if (candidates.size() > 1) {
+        // Someone else renewed the same certificate meanwhile: adopting either could hand over
+        // a certificate that is not ours, and renewing again could make a third.
+        return FailedPrecondition("SCM " + op + ": reply lost and " +
+                                  std::to_string(candidates.size()) + " new renewals of " + id +
+                                  " appeared; an administrator must tell which is this request's");
+      }
+      found = std::move(candidates.front());
+      logger_.Info("SCM renewal found after a lost reply", {{"old_id", id}, {"id", found->id}});
+      return true;
     };
     EG_ASSIGN_OR_RETURN(std::optional<HttpResponse> r, caller_.ExecuteNonIdempotent(call, recover));
     ScmEnrollment e;
@@ -707,11 +715,6 @@ class ScmClientImpl final : public ScmApi {
       if (type == CertType::kSsl) e.renew_id = Str(j, "renewId");
     } else {
       e = std::move(*found);
-    }
-    if (!csr_pem.empty()) {
-      RememberCsrKey(type, e.id, csr_pem);
-    } else if (auto spki = RememberedKey(type, id)) {
-      RememberSpki(type, e.id, *spki);
     }
     return e;
   }
@@ -762,50 +765,12 @@ class ScmClientImpl final : public ScmApi {
     return Ok();
   }
 
-  // --- the CSR's key per enrollment, to check collected certificates against ---
-
-  static bool SameKey(const crypto::Bytes& a, const crypto::Bytes& b) {
-    Result<crypto::PublicKey> ka = crypto::PublicKey::FromSpkiDer(a);
-    Result<crypto::PublicKey> kb = crypto::PublicKey::FromSpkiDer(b);
-    return ka.ok() && kb.ok() && ka->Equals(*kb);
-  }
-
-  // The CSR was validated by the caller; only its key's bytes are needed here.
-  void RememberCsrKey(CertType type, const std::string& id, const std::string& csr_pem) {
-    auto spki = crypto::Csr::SpkiDerOf(csr_pem);
-    if (!spki.ok()) return;
-    RememberSpki(type, id, *spki);
-  }
-
-  void RememberSpki(CertType type, const std::string& id, const crypto::Bytes& spki) {
-    std::lock_guard<std::mutex> lock(keys_mu_);
-    const std::string key = std::string(CertTypeName(type)) + ":" + id;
-    if (keys_.emplace(key, spki).second) {
-      key_order_.push_back(key);
-      if (key_order_.size() > kMaxRememberedKeys) {
-        keys_.erase(key_order_.front());
-        key_order_.pop_front();
-      }
-    }
-  }
-
-  std::optional<crypto::Bytes> RememberedKey(CertType type, const std::string& id) {
-    std::lock_guard<std::mutex> lock(keys_mu_);
-    auto it = keys_.find(std::string(CertTypeName(type)) + ":" + id);
-    if (it == keys_.end()) return std::nullopt;
-    return it->second;
-  }
-
   Options options_;
   Logger& logger_;
   std::unique_ptr<HttpTransport> transport_;
   Caller caller_;
   Endpoint admin_;
   Endpoint cs_;
-
-  std::mutex keys_mu_;
-  std::map<std::string, crypto::Bytes> keys_;
-  std::deque<std::string> key_order_;
 
   CaCertificateCache issuers_;  // the CAs of collected chains, parsed once
 };

@@ -120,7 +120,7 @@ Result<std::vector<Collected>> ParseCollected(std::string_view body, std::string
 }  // namespace
 
 Result<ScmCertificate> OrderCollectedChain(std::string_view body, std::string_view operation,
-                                           crypto::Bytes* leaf_spki, CaCertificateCache* cas) {
+                                           CaCertificateCache* cas) {
   EG_ASSIGN_OR_RETURN(std::vector<Collected> certs, ParseCollected(body, operation, cas));
   const size_t n = certs.size();
   // The leaf issued none of the others; prefer a non-CA among candidates.
@@ -144,12 +144,7 @@ Result<ScmCertificate> OrderCollectedChain(std::string_view body, std::string_vi
   ScmCertificate out;
   const crypto::Certificate& leaf_cert = certs[leaf]->cert;
   out.leaf_pem = certs[leaf]->pem;
-  out.leaf = ScmLeafFacts{.serial_hex = leaf_cert.SerialHex(),
-                          .common_name = certs[leaf]->common_name,
-                          .fingerprint_sha256 = leaf_cert.FingerprintSha256(),
-                          .not_before = leaf_cert.NotBefore(),
-                          .not_after = leaf_cert.NotAfter()};
-  if (leaf_spki != nullptr) *leaf_spki = leaf_cert.SpkiDer();
+  out.leaf = crypto::LeafFacts(leaf_cert);
   size_t current = leaf;
   for (;;) {
     if (certs[current]->subject == certs[current]->issuer) break;  // self-signed: top reached

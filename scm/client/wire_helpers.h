@@ -50,11 +50,9 @@ class CaCertificateCache {
 // Parses what collect returned (PEM certificates, or PEM/DER PKCS#7 certs-only), finds the leaf
 // (the certificate that issued none of the others) and orders the rest by issuer -> subject.
 // Certificates that do not chain are kept, after the chain. Errors name `operation`. The result
-// carries the leaf's facts (ScmCertificate::leaf).
-// `leaf_spki`, when given, receives the leaf's SubjectPublicKeyInfo DER (read while it is parsed).
+// carries the leaf's facts (ScmCertificate::leaf), which issuance checks against the request.
 // `cas`, when given, supplies and keeps the CA certificates of PEM input already parsed.
 Result<ScmCertificate> OrderCollectedChain(std::string_view body, std::string_view operation,
-                                           crypto::Bytes* leaf_spki = nullptr,
                                            CaCertificateCache* cas = nullptr);
 
 // The DER of a PEM CSR as one base64 line (code signing wants no PEM lines). Input that is not

@@ -25,6 +25,9 @@ struct Switches {
   std::chrono::seconds issuance_delay{0};  // Applied -> Issued after this long
   int pending_code = 0;                    // SSL collect-before-ready code: 0, -1400, -109, -183
   int issued_collect_pending_polls = 0;    // "Issued" but collect still pending for N polls
+  // A CA gone wrong, for the gateway's checks of what SCM returns: "" (no fault), "key" (a key
+  // other than the CSR's), "name" (one extra DNS name), "term" (twice the requested term).
+  std::string misissue;
 };
 
 struct Options {

@@ -423,7 +423,8 @@ Result<HttpReply> Server::EmulatorEndpoint(HttpRequest& request,
                       {"outageUntil", s.outage_until_unix},
                       {"issuanceDelaySeconds", s.issuance_delay.count()},
                       {"pendingCode", s.pending_code},
-                      {"issuedCollectPendingPolls", s.issued_collect_pending_polls}});
+                      {"issuedCollectPendingPolls", s.issued_collect_pending_polls},
+                      {"misissue", s.misissue}});
   }
   if (seg.size() == 2 && seg[1] == "switches" && request.method == "PUT") {
     EG_ASSIGN_OR_RETURN(json b, ParseBody(request, false));
@@ -446,6 +447,12 @@ Result<HttpReply> Server::EmulatorEndpoint(HttpRequest& request,
     EG_TRY(num("issuanceDelaySeconds", &delay));
     EG_TRY(num("pendingCode", &pending));
     EG_TRY(num("issuedCollectPendingPolls", &polls));
+    if (auto it = b.find("misissue"); it != b.end() && !it->is_null()) {
+      if (!it->is_string() || (*it != "" && *it != "key" && *it != "name" && *it != "term")) {
+        return ScmError(-1002, "misissue must be \"\", \"key\", \"name\" or \"term\"");
+      }
+      s.misissue = it->get<std::string>();
+    }
     const int pc = static_cast<int>(pending);
     if (pc != 0 && pc != -1400 && pc != -109 && pc != -183) {
       return ScmError(-1002, "pendingCode must be 0, -1400, -109 or -183");

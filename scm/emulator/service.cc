@@ -505,7 +505,17 @@ Result<void> Service::IssueLocked(Record& r) {
       req.ekus = {crypto::Eku::kCodeSigning};
       break;
   }
-  auto cert = ca_.Issue(req, *csr);
+  // The misissue switch: what a CA gone wrong would hand back, for the gateway's checks.
+  const std::string misissue = switches_().misissue;
+  if (misissue == "name") req.sans.dns.push_back("misissued.invalid");
+  if (misissue == "term") req.not_after = req.not_after + (req.not_after - req.not_before);
+  Result<crypto::Certificate> cert = Error(ErrorCode::kInternal, "not issued");
+  if (misissue == "key") {
+    EG_ASSIGN_OR_RETURN(auto other, crypto::PrivateKey::Generate(crypto::KeySpec::kEcP256));
+    cert = ca_.Issue(req, other.Public());
+  } else {
+    cert = ca_.Issue(req, *csr);
+  }
   if (!cert.ok()) {
     r.status = "Rejected";
     r.data["rejectReason"] = cert.error().message();

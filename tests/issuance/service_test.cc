@@ -83,10 +83,15 @@ class FakeScm : public ScmApi {
     ++collects_;
     if (declined_.count(id)) return Error(ErrorCode::kFailedPrecondition, "declined", -1112);
     if (!auto_issue_ && !issued_.count(id)) return Error(ErrorCode::kPending, "being processed", 0);
-    auto csr = crypto::Csr::Parse(requests_.at(id).csr_pem);
+    // As SCM documents it for SSL: the CN among the SANs, then subjAltNames.
+    const ScmEnrollRequest& request = requests_.at(id);
+    auto csr = crypto::Csr::Parse(request.csr_pem);
     crypto::IssueRequest leaf;
-    leaf.subject.common_name = csr->Subject().common_name;
-    leaf.sans = csr->Sans();
+    leaf.subject.common_name = request.common_name;
+    for (const std::string& n : request.subject_alt_names) {
+      if (n != request.common_name) leaf.sans.dns.push_back(n);
+    }
+    leaf.sans.dns.insert(leaf.sans.dns.begin(), request.common_name);
     leaf.not_before = std::chrono::system_clock::now();
     leaf.not_after = leaf.not_before + std::chrono::hours(24 * 90);
     auto cert = crypto::IssueCertificate(leaf, csr->Key(), *ca_key_, &*ca_);

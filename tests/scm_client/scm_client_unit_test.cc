@@ -6,6 +6,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 
+#include "crypto/csr.h"
 #include "crypto/key.h"
 #include "crypto/x509.h"
 #include "scm/client/call.h"
@@ -285,9 +286,7 @@ TEST(WireHelpers, CollectedLeafFactsAndTheIssuerCache) {
   for (const char* name : {"a.example.test", "b.example.test"}) {
     auto leaf_key = crypto::PrivateKey::Generate(crypto::KeySpec::kEcP256).value();
     auto leaf = MakeCert(name, leaf_key, int_key, &inter, false);
-    crypto::Bytes spki;
-    auto c =
-        OrderCollectedChain(root.Pem() + leaf.Pem() + inter.Pem(), "collect (ssl)", &spki, &cas);
+    auto c = OrderCollectedChain(root.Pem() + leaf.Pem() + inter.Pem(), "collect (ssl)", &cas);
     ASSERT_TRUE(c.ok()) << c.error().ToString();
     EXPECT_EQ(c->leaf_pem, leaf.Pem());
     ASSERT_EQ(c->chain_pem.size(), 2u);
@@ -299,7 +298,7 @@ TEST(WireHelpers, CollectedLeafFactsAndTheIssuerCache) {
     EXPECT_EQ(c->leaf->fingerprint_sha256, leaf.FingerprintSha256());
     EXPECT_EQ(c->leaf->not_before, leaf.NotBefore());
     EXPECT_EQ(c->leaf->not_after, leaf.NotAfter());
-    EXPECT_EQ(spki, leaf.SpkiDer());
+    EXPECT_EQ(c->leaf->spki_der, leaf.SpkiDer());
     // The two CAs are kept, never a leaf.
     EXPECT_EQ(cas.size(), 2u);
     EXPECT_NE(cas.Find(inter.Der()), nullptr);
@@ -397,6 +396,69 @@ TEST(ScmClientFake, AmbiguousFailureWithNothingFoundResendsOnce) {
   EXPECT_EQ(e->id, "80");
   EXPECT_EQ(posts, 2);
   EXPECT_EQ(h.transport->Count("GET", "/api/ssl/v1?"), 1);
+}
+
+// A renew whose reply is lost: the listing of the name before and after tells which new id is
+// ours — only a single new one with the new CSR's key type; two mean someone else renewed the
+// same certificate meanwhile, and the call fails rather than guess (or renew a third time).
+TEST(ScmClientFake, LostRenewReplyAdoptsOnlyASingleCandidateWithTheCsrsKeyType) {
+  auto key = crypto::PrivateKey::Generate(crypto::KeySpec::kEcP256);
+  ASSERT_TRUE(key.ok());
+  crypto::CsrRequest c;
+  c.subject.common_name = "www.example.test";
+  auto csr = crypto::BuildCsr(c, *key);
+  ASSERT_TRUE(csr.ok());
+  for (const std::vector<std::string>& appeared :
+       {std::vector<std::string>{"EC - P-256"}, std::vector<std::string>{"RSA - 2048"},
+        std::vector<std::string>{"EC - P-256", "EC - P-256"},
+        std::vector<std::string>{"RSA - 2048", "EC - P-256"}}) {
+    SCOPED_TRACE(appeared.size());
+    int posts = 0;
+    bool renewed = false;
+    Harness h([&](const HttpRequest& r, SendFailure*) -> Result<HttpResponse> {
+      if (r.method == "POST") {
+        ++posts;
+        renewed = true;
+        return Reply(503, "Service Unavailable");  // SCM renewed; the reply is lost
+      }
+      if (r.target.rfind("/api/ssl/v1?", 0) == 0) {
+        nlohmann::json list = nlohmann::json::array({{{"sslId", 10}}});
+        for (size_t i = 0; renewed && i < appeared.size(); ++i) {
+          list.push_back({{"sslId", 11 + static_cast<int>(i)}});
+        }
+        return Reply(200, list.dump());
+      }
+      if (r.target == "/api/ssl/v1/10") {
+        return Reply(
+            200,
+            R"({"sslId":10,"status":"Issued","commonName":"www.example.test","keyType":"EC - P-256"})");
+      }
+      for (size_t i = 0; i < appeared.size(); ++i) {
+        if (r.target == "/api/ssl/v1/" + std::to_string(11 + i)) {
+          return Reply(200, nlohmann::json{{"sslId", 11 + static_cast<int>(i)},
+                                           {"status", "Requested"},
+                                           {"commonName", "www.example.test"},
+                                           {"keyType", appeared[i]}}
+                                .dump());
+        }
+      }
+      return Reply(404, "{}");
+    });
+    auto e = h.client->Renew(CertType::kSsl, "10", csr->Pem());
+    int matching = 0;
+    for (const std::string& k : appeared) matching += k == "EC - P-256";
+    if (matching == 1) {
+      ASSERT_TRUE(e.ok()) << e.error().ToString();
+      EXPECT_EQ(e->id, appeared.size() == 1 ? "11" : "12");
+      EXPECT_EQ(posts, 1);
+    } else if (matching > 1) {
+      ASSERT_FALSE(e.ok());
+      EXPECT_EQ(e.error().code(), ErrorCode::kFailedPrecondition) << e.error().ToString();
+      EXPECT_EQ(posts, 1);
+    } else {
+      EXPECT_FALSE(e.ok() && e->id == "11") << "adopted a renewal with another key type";
+    }
+  }
 }
 
 TEST(ScmClientFake, FailureBeforeWriteResendsWithoutLookup) {

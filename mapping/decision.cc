@@ -130,6 +130,8 @@ std::string_view DenialReasonName(DenialReason reason) {
       return "malformed_identifier";
     case DenialReason::kCsrMismatch:
       return "csr_mismatch";
+    case DenialReason::kSanKindNotAllowed:
+      return "san_kind_not_allowed";
     case DenialReason::kKeyTypeNotAllowed:
       return "key_type_not_allowed";
     case DenialReason::kMissingField:
@@ -163,11 +165,18 @@ std::vector<Identifier> IdentifiersFromCsr(CertType type, const crypto::Csr& csr
     if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(std::move(id));
   };
   if (type == CertType::kSsl || type == CertType::kDevice) {
-    // An SSL CN is a host name (or an IP literal). A device CN is the device's own id (a serial
-    // number, say), not a name to check against the account's DNS names; its SANs are.
+    // An SSL CN is a host name (or an IP literal). A device CN may be the device's own id (a
+    // serial number, say), which is no name to check; but a device CN that is an IP address or
+    // a dotted DNS name is one a relying party would match, so it is checked like a SAN.
     const std::string& cn = subject.common_name;
     if (type == CertType::kSsl && !cn.empty()) {
       add(IsIpLiteral(cn) ? Identifier::Type::kIp : Identifier::Type::kDns, cn);
+    } else if (type == CertType::kDevice && !cn.empty()) {
+      if (IsIpAddress(cn)) {
+        add(Identifier::Type::kIp, cn);
+      } else if (cn.find('.') != std::string::npos && NormalizeDnsName(cn).ok()) {
+        add(Identifier::Type::kDns, cn);
+      }
     }
     for (const auto& d : sans.dns) add(Identifier::Type::kDns, d);
     for (const auto& ip : sans.ip) add(Identifier::Type::kIp, ip);
@@ -178,6 +187,32 @@ std::vector<Identifier> IdentifiersFromCsr(CertType type, const crypto::Csr& csr
   }
   return ids;
 }
+
+namespace {
+
+// A SAN of a kind the certificate type cannot carry under the account's name policy (a URI, an
+// otherName, an email on a TLS certificate, ...) is refused: nothing would check it, and SCM
+// may copy it into the certificate.
+std::optional<Denial> CheckSanKinds(const config::AccountConfig& account, const crypto::Csr& csr) {
+  const crypto::SubjectAltNames sans = csr.Sans();
+  const CertType type = account.cert_type;
+  const bool names_hosts = type == CertType::kSsl || type == CertType::kDevice;
+  const bool names_emails = type != CertType::kSsl;
+  auto refuse = [&](const std::string& kind, const std::string& value) {
+    return Deny(DenialReason::kSanKindNotAllowed, AccountKey(account) + ".names", value,
+                "the CSR carries a " + kind + " subject alternative name ('" +
+                    value.substr(0, 128) + "'), which a " + std::string(CertTypeName(type)) +
+                    " certificate of enrollment account '" + account.name + "' may not name");
+  };
+  if (!names_hosts && !sans.dns.empty()) return refuse("DNS", sans.dns.front());
+  if (!names_hosts && !sans.ip.empty()) return refuse("IP address", sans.ip.front());
+  if (!names_emails && !sans.email.empty()) return refuse("email", sans.email.front());
+  if (!sans.uri.empty()) return refuse("URI", sans.uri.front());
+  if (!sans.other.empty()) return refuse(sans.other.front(), sans.other.front());
+  return std::nullopt;
+}
+
+}  // namespace
 
 Verdict Decide(const DecisionRequest& r, const ScmCatalog& catalog) {
   const config::AccountConfig& account = *r.account;
@@ -210,6 +245,9 @@ Verdict Decide(const DecisionRequest& r, const ScmCatalog& catalog) {
                     "' for EST devices");
   }
 
+  if (r.csr) {
+    if (auto denial = CheckSanKinds(account, *r.csr)) return *denial;
+  }
   // Names: the order's identifiers, or the CSR's.
   std::vector<Identifier> identifiers = r.identifiers;
   if (identifiers.empty() && r.csr) identifiers = IdentifiersFromCsr(account.cert_type, *r.csr);

@@ -48,6 +48,7 @@ enum class DenialReason {
   kNameNotAllowed,       // an identifier is outside the account's names
   kMalformedIdentifier,  // an identifier that is not a DNS name / IP / email
   kCsrMismatch,          // the CSR's names differ from the order's identifiers
+  kSanKindNotAllowed,    // the CSR carries a SAN kind the certificate type may not name (a URI)
   kKeyTypeNotAllowed,    // the CSR's key type is not one the profile allows
   kMissingField,         // a field the SCM form requires cannot be filled (e.g. last name)
   kEulaNotAccepted,      // EST profile whose EULA the administrator has not accepted

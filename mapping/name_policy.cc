@@ -109,6 +109,16 @@ Result<std::string> NormalizeDnsName(std::string_view name) {
     if (dot == std::string_view::npos) break;
     start = dot + 1;
   }
+  // No top-level domain is all digits: such a "name" is an IPv4 address in disguise, and taking
+  // it as DNS would let it past names.ip_ranges.
+  const std::string_view tld = rest.substr(rest.rfind('.') + 1);
+  if (std::all_of(tld.begin(), tld.end(), [](unsigned char c) { return std::isdigit(c); })) {
+    IpAddress ip;
+    return InvalidArgument("'" + std::string(name) +
+                           (ParseIp(rest, &ip)
+                                ? "' is an IP address, not a DNS name"
+                                : "' is not a DNS name (its last label is numeric)"));
+  }
   return n;
 }
 
@@ -155,6 +165,11 @@ Result<void> CheckEmail(const config::NamePolicy& policy, std::string_view email
   }
   return PermissionDenied("email address '" + std::string(email) +
                           "' is not in any of names.email_domains");
+}
+
+bool IsIpAddress(std::string_view text) {
+  IpAddress ip;
+  return ParseIp(text, &ip);
 }
 
 Result<void> ValidateCidr(std::string_view cidr) {

@@ -19,6 +19,9 @@ Result<void> CheckDnsName(const config::NamePolicy& policy, std::string_view nam
 Result<void> CheckIpAddress(const config::NamePolicy& policy, std::string_view ip);
 Result<void> CheckEmail(const config::NamePolicy& policy, std::string_view email);
 
+// True for a textual IPv4 or IPv6 address (inet_pton's syntax).
+bool IsIpAddress(std::string_view text);
+
 // Parses "192.0.2.0/24" or "2001:db8::/32" (a bare address is a /32 or /128).
 Result<void> ValidateCidr(std::string_view cidr);
 

@@ -795,4 +795,5 @@ run_cases() {
   acceptance_4
   pop_linked_to_tls
   behind_proxy
+  names_nobody_checks
 }

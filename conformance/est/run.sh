@@ -171,6 +171,8 @@ echo "enrollgated at $base_url (emulator $scm_url), work directory $work"
 
 # shellcheck source=conformance/est/cases.sh
 source "$here/cases.sh"
+# shellcheck source=conformance/est/security.sh
+source "$here/security.sh"
 
 run_cases
 

@@ -111,6 +111,7 @@ class SqliteStore final : public Store, public EstStore {
                                    int limit) override;
   Result<AcmeOrder> UpdateOrder(const AcmeOrder& order) override;
   Result<std::optional<AcmeOrder>> FindOrderByEnrollment(const std::string& enrollment_id) override;
+  Result<std::optional<AcmeOrder>> FindReplacingOrder(const std::string& cert_id) override;
   Result<AcmeAuthorization> GetAuthorization(const std::string& account_id,
                                              const std::string& id) override;
   Result<AcmeAuthorization> UpdateAuthorization(const AcmeAuthorization& authz) override;
@@ -136,6 +137,9 @@ class SqliteStore final : public Store, public EstStore {
   // every method that writes.
   template <typename T>
   Result<T> Write(const std::function<Result<T>(SqliteConnection&)>& body);
+
+  // The first order (oldest) matching `where` (an SQL condition with one `?`, bound to `value`).
+  Result<std::optional<AcmeOrder>> FindOneOrder(const char* where, const std::string& value);
 
   // The WAL hook of the pool's connections: wakes the checkpoint thread when the WAL is large.
   static int OnWalCommit(void* self, sqlite3* db, const char* name, int pages);

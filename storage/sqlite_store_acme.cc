@@ -582,13 +582,22 @@ Result<AcmeOrder> SqliteStore::UpdateOrder(const AcmeOrder& order) {
 
 Result<std::optional<AcmeOrder>> SqliteStore::FindOrderByEnrollment(
     const std::string& enrollment_id) {
+  return FindOneOrder("enrollment_id = ?", enrollment_id);
+}
+
+Result<std::optional<AcmeOrder>> SqliteStore::FindReplacingOrder(const std::string& cert_id) {
+  return FindOneOrder("replaces = ? AND status <> 'invalid'", cert_id);
+}
+
+Result<std::optional<AcmeOrder>> SqliteStore::FindOneOrder(const char* where,
+                                                           const std::string& value) {
   using Out = std::optional<AcmeOrder>;
   return With<Out>([&](SqliteConnection& conn) {
     return InReadTransaction<Out>(conn, [&]() -> Result<Out> {
-      EG_ASSIGN_OR_RETURN(auto s, conn.Prepare(std::string("SELECT ") + kOrderColumns +
-                                               " FROM acme_orders WHERE enrollment_id = ? "
-                                               "ORDER BY created_at, id LIMIT 1"));
-      s.Bind(1, enrollment_id);
+      EG_ASSIGN_OR_RETURN(
+          auto s, conn.Prepare(std::string("SELECT ") + kOrderColumns + " FROM acme_orders WHERE " +
+                               where + " ORDER BY created_at, id LIMIT 1"));
+      s.Bind(1, value);
       EG_ASSIGN_OR_RETURN(auto found, ReadOrders(conn, s));
       if (found.empty()) return Out();
       return Out(std::move(found.front()));

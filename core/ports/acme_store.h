@@ -184,6 +184,10 @@ class AcmeStore {
   // which knows enrollments, not accounts).
   virtual Result<std::optional<AcmeOrder>> FindOrderByEnrollment(
       const std::string& enrollment_id) = 0;
+  // The order, of any account and not invalid, whose `replaces` is `cert_id`, if any: the one
+  // that makes CreateOrder answer kAlreadyExists (newOrder refreshes it, since an abandoned order
+  // past its `expires` must not hold the replacement forever).
+  virtual Result<std::optional<AcmeOrder>> FindReplacingOrder(const std::string& cert_id) = 0;
 
   // -- authorizations and challenges --
 

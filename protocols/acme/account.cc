@@ -14,7 +14,9 @@ using internal::KeyMode;
 
 namespace {
 
-constexpr char kEabRefused[] = "EAB key id unknown, revoked, expired or already used";
+constexpr char kEabRefused[] =
+    "EAB credential refused: key id unknown, MAC wrong, or the key revoked, expired or already "
+    "used";
 
 http::Response AccountResponse(int status, const Linker& linker, const http::Request& r,
                                const AcmeAccount& a) {
@@ -78,15 +80,23 @@ http::Response AcmeServer::HandleNewAccount(const http::Request& r) {
     Result<crypto::jose::Eab> eab =
         crypto::jose::ParseEab(payload["externalAccountBinding"], auth->jws.url, key);
     if (!eab.ok()) return ProblemFromJoseError(eab.error()).ToResponse();
+    // An unknown key id and a wrong MAC get the same answer after the same work (one HMAC), so
+    // key ids cannot be told apart from outside.
     Result<EabCredential> credential = store_.GetEab(eab->kid);
     if (!credential.ok()) {
-      if (credential.error().code() == ErrorCode::kNotFound) {
-        return Unauthorized(kEabRefused).ToResponse();
+      if (credential.error().code() != ErrorCode::kNotFound) {
+        return Fail(credential.error(), "reading an EAB credential").ToResponse();
       }
-      return Fail(credential.error(), "reading an EAB credential").ToResponse();
+      (void)crypto::jose::VerifyEabMac(*eab, crypto::Bytes(32, 0));
+      return Unauthorized(kEabRefused).ToResponse();
     }
     Result<void> mac = crypto::jose::VerifyEabMacB64(*eab, credential->hmac_key);
-    if (!mac.ok()) return ProblemFromJoseError(mac.error()).ToResponse();
+    if (!mac.ok()) {
+      if (mac.error().code() == ErrorCode::kInternal) {
+        return Fail(mac.error(), "verifying an EAB MAC").ToResponse();
+      }
+      return Unauthorized(kEabRefused).ToResponse();
+    }
     const config::AccountConfig* enrollment = snapshot->FindAccount(credential->account);
     if (enrollment == nullptr || !enrollment->Allows(config::Protocol::kAcme)) {
       return Unauthorized("the EAB credential's enrollment account \"" + credential->account +

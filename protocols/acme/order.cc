@@ -6,6 +6,7 @@
 
 #include "crypto/base64.h"
 #include "crypto/csr.h"
+#include "crypto/jose/jwk.h"
 #include "crypto/random.h"
 #include "crypto/x509.h"
 #include "mapping/decision.h"
@@ -44,13 +45,15 @@ Result<AcmeOrder> AcmeServer::RefreshOrder(AcmeOrder order, std::chrono::seconds
   if (open && now >= order.expires) {
     next.status = AcmeOrderStatus::kInvalid;
     next.error = ProblemJson(Malformed("the order expired before it was finalized"));
-  } else if (order.status == AcmeOrderStatus::kPending) {
+  } else if (open) {
+    // A ready order is re-checked too: an authorization deactivated (or expired) after the order
+    // became ready must stop its finalize.
     bool all_valid = true;
     for (const std::string& id : order.authorization_ids) {
       EG_ASSIGN_OR_RETURN(AcmeAuthorization authz, acme_.GetAuthorization(order.account_id, id));
-      if (authz.status == AcmeAuthzStatus::kPending && now >= authz.expires) {
-        authz.status = AcmeAuthzStatus::kExpired;
-      }
+      const bool live =
+          authz.status == AcmeAuthzStatus::kPending || authz.status == AcmeAuthzStatus::kValid;
+      if (live && now >= authz.expires) authz.status = AcmeAuthzStatus::kExpired;
       if (authz.status != AcmeAuthzStatus::kValid) all_valid = false;
       if (authz.status != AcmeAuthzStatus::kValid && authz.status != AcmeAuthzStatus::kPending) {
         next.status = AcmeOrderStatus::kInvalid;
@@ -160,7 +163,7 @@ http::Response AcmeServer::HandleNewOrder(const http::Request& r) {
       return Malformed("\"replaces\" must be an ARI certID string").ToResponse();
     }
     Checked<std::string> replaced =
-        CheckReplaces(issuance_, payload["replaces"].get<std::string>(), account);
+        CheckReplaces(store_, payload["replaces"].get<std::string>(), account, *identifiers);
     if (!replaced.ok()) {
       if (replaced.problem().status >= 500) {
         logger_.Error("acme: checking \"replaces\" failed", {{"error", replaced.problem().detail}});
@@ -206,6 +209,18 @@ http::Response AcmeServer::HandleNewOrder(const http::Request& r) {
   order.created_at = now;
   order.updated_at = now;
   Result<AcmeOrder> created = acme_.CreateOrder(order, authzs);
+  if (!created.ok() && created.error().code() == ErrorCode::kAlreadyExists &&
+      !order.replaces.empty()) {
+    // An order abandoned past its `expires` holds the replacement only until it is refreshed
+    // (which makes it invalid); then this one may take its place.
+    Result<std::optional<AcmeOrder>> holder = acme_.FindReplacingOrder(order.replaces);
+    if (holder.ok() && holder->has_value()) {
+      Result<AcmeOrder> refreshed = RefreshOrder(std::move(**holder), nullptr);
+      if (refreshed.ok() && refreshed->status == AcmeOrderStatus::kInvalid) {
+        created = acme_.CreateOrder(order, authzs);
+      }
+    }
+  }
   if (!created.ok()) {
     if (created.error().code() == ErrorCode::kAlreadyExists && !order.replaces.empty()) {
       return MakeProblem("alreadyReplaced", 409,
@@ -264,6 +279,14 @@ http::Response AcmeServer::HandleFinalize(const http::Request& r) {
     return MakeProblem("badCSR", 400, "the CSR's signature does not verify with its key")
         .ToResponse();
   }
+  // RFC 8555 §11.1: the certificate's key must not be the account key.
+  if (Result<std::string> tp = crypto::jose::Thumbprint(csr->Key());
+      tp.ok() && *tp == account.jwk_thumbprint) {
+    return MakeProblem("badCSR", 400,
+                       "the CSR's key is this ACME account's key; the certificate needs a key of "
+                       "its own")
+        .ToResponse();
+  }
 
   std::shared_ptr<const mapping::MappingSnapshot> snapshot = mapping_();
   Checked<const config::AccountConfig*> found = internal::AcmeEnrollmentAccount(*snapshot, account);
@@ -287,10 +310,10 @@ http::Response AcmeServer::HandleFinalize(const http::Request& r) {
     return DenialProblem(*denial, request, snapshot->catalog).ToResponse();
   }
 
-  std::string renew_serial;
-  if (!order.replaces.empty()) {
-    Result<AriCertId> id = ParseAriCertId(order.replaces);
-    if (id.ok()) renew_serial = id->serial_hex;
+  const mapping::Decision& decision = std::get<mapping::Decision>(verdict);
+  Result<std::string> renew_serial = RenewSerialFor(store_, order, decision);
+  if (!renew_serial.ok()) {
+    return Fail(renew_serial.error(), "reading the certificate an order replaces").ToResponse();
   }
 
   // `processing` first (the version check makes a concurrent finalize lose here), then SCM.
@@ -306,11 +329,11 @@ http::Response AcmeServer::HandleFinalize(const http::Request& r) {
   order = std::move(claimed).value();
 
   issuance::Submission submission;
-  submission.decision = std::get<mapping::Decision>(verdict);
+  submission.decision = decision;
   submission.protocol = "acme";
   submission.requester = account.id;
   submission.request_key = OrderRequestKey(order.id);
-  submission.renew_serial = renew_serial;
+  submission.renew_serial = *renew_serial;
   Result<issuance::IssuanceStatus> status = issuance_.Submit(submission);
   if (!status.ok()) {
     // Nothing usable was made: the order is ready again, and a retried finalize finds any

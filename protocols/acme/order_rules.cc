@@ -33,6 +33,36 @@ std::optional<std::string> CanonicalIp(const std::string& text) {
   return std::nullopt;
 }
 
+// (type, value) pairs, as AcmeIdentifier holds them after ParseOrderIdentifiers.
+using IdentifierSet = std::set<std::pair<std::string, std::string>>;
+
+IdentifierSet ToSet(const std::vector<AcmeIdentifier>& ids) {
+  IdentifierSet out;
+  for (const AcmeIdentifier& id : ids) out.insert({id.type, id.value});
+  return out;
+}
+
+void AddName(IdentifierSet* set, const std::string& type, const std::string& value) {
+  if (type == "ip") {
+    set->insert({"ip", CanonicalIp(value).value_or(value)});
+    return;
+  }
+  std::string v = Lower(value);
+  if (!v.empty() && v.back() == '.') v.pop_back();
+  set->insert({type, v});
+}
+
+// Every DNS name and IP address a certificate carries: its SANs and a CN that is a name.
+IdentifierSet CertificateIdentifiers(const crypto::Certificate& leaf) {
+  IdentifierSet out;
+  const crypto::SubjectAltNames sans = leaf.Sans();
+  for (const std::string& d : sans.dns) AddName(&out, "dns", d);
+  for (const std::string& ip : sans.ip) AddName(&out, "ip", ip);
+  const std::string cn = leaf.Subject().common_name;
+  if (!cn.empty()) AddName(&out, CanonicalIp(cn).has_value() ? "ip" : "dns", cn);
+  return out;
+}
+
 nlohmann::json Subproblem(std::string_view type, const std::string& detail,
                           const mapping::Identifier& id) {
   std::string t = id.type == mapping::Identifier::Type::kIp ? "ip" : "dns";
@@ -111,6 +141,7 @@ Problem DenialProblem(const mapping::Denial& denial, const mapping::DecisionRequ
     case mapping::DenialReason::kNoIdentifiers:
       return Malformed(denial.message);
     case mapping::DenialReason::kCsrMismatch:
+    case mapping::DenialReason::kSanKindNotAllowed:
     case mapping::DenialReason::kKeyTypeNotAllowed:
       return MakeProblem("badCSR", 400, denial.message);
     case mapping::DenialReason::kProtocolNotAllowed:
@@ -144,24 +175,60 @@ Checked<bool> CheckValidity(const std::optional<TimePoint>& not_before,
   return true;
 }
 
-Checked<std::string> CheckReplaces(issuance::IssuanceService& issuance, const std::string& cert_id,
-                                   const AcmeAccount& account) {
+Checked<std::string> CheckReplaces(Store& store, const std::string& cert_id,
+                                   const AcmeAccount& account,
+                                   const std::vector<AcmeIdentifier>& identifiers) {
   Result<AriCertId> id = ParseAriCertId(cert_id);
   if (!id.ok()) return Malformed("\"replaces\": " + id.error().message());
   const std::string unknown = "\"replaces\" names no certificate this account may replace";
-  Result<CertificateRecord> record = issuance.Lookup(id->serial_hex);
-  if (!record.ok()) {
-    if (record.error().code() == ErrorCode::kNotFound) return Malformed(unknown);
-    Problem p = ProblemFromError(record.error());
-    if (p.status >= 500) p.detail = record.error().ToString();  // for the log; never rendered
+  auto store_problem = [](const Error& e) -> Checked<std::string> {
+    if (e.code() == ErrorCode::kNotFound) {
+      return Malformed("\"replaces\" names no certificate this account may replace");
+    }
+    Problem p = ProblemFromError(e);
+    if (p.status >= 500) p.detail = e.ToString();  // for the log; never rendered
     return p;
+  };
+  Result<CertificateRecord> record = store.GetCertificate(id->serial_hex);
+  if (!record.ok()) return store_problem(record.error());
+  Result<Enrollment> enrollment = store.GetEnrollment(record->enrollment_id);
+  if (!enrollment.ok()) return store_problem(enrollment.error());
+  if (enrollment->protocol != "acme" || enrollment->requester != account.id ||
+      record->account != account.enrollment_account) {
+    return Malformed(unknown);
   }
-  if (record->account != account.enrollment_account) return Malformed(unknown);
   Result<crypto::Certificate> leaf = crypto::Certificate::ParsePem(record->chain_pem);
   if (!leaf.ok() || crypto::Base64UrlEncode(leaf->AuthorityKeyId()) != id->aki_b64u) {
     return Malformed(unknown);
   }
+  const IdentifierSet named = CertificateIdentifiers(*leaf);
+  const bool shares = std::any_of(identifiers.begin(), identifiers.end(), [&](const auto& i) {
+    return named.count({i.type, i.value}) > 0;
+  });
+  if (!shares) {
+    return Malformed(
+        "\"replaces\": the order shares no identifier with the certificate it "
+        "replaces");
+  }
   return id->serial_hex;
+}
+
+Result<std::string> RenewSerialFor(Store& store, const AcmeOrder& order,
+                                   const mapping::Decision& decision) {
+  if (order.replaces.empty() || decision.account == nullptr || decision.profile == nullptr) {
+    return std::string();
+  }
+  Result<AriCertId> id = ParseAriCertId(order.replaces);
+  if (!id.ok()) return std::string();
+  EG_ASSIGN_OR_RETURN(CertificateRecord record, store.GetCertificate(id->serial_hex));
+  if (record.revoked_at.has_value()) return std::string();  // SCM renews no revoked certificate
+  EG_ASSIGN_OR_RETURN(Enrollment old, store.GetEnrollment(record.enrollment_id));
+  if (old.account != decision.account->name || old.profile != decision.profile->name) {
+    return std::string();
+  }
+  EG_ASSIGN_OR_RETURN(crypto::Certificate leaf, crypto::Certificate::ParsePem(record.chain_pem));
+  if (CertificateIdentifiers(leaf) != ToSet(order.identifiers)) return std::string();
+  return record.serial_hex;
 }
 
 std::vector<AcmeChallengeType> ChallengeTypesFor(const config::AccountConfig& account,
@@ -181,19 +248,13 @@ std::vector<AcmeChallengeType> ChallengeTypesFor(const config::AccountConfig& ac
 
 Checked<bool> CheckCsrNames(CertType type, const crypto::Csr& csr,
                             const std::vector<AcmeIdentifier>& identifiers) {
-  std::set<std::pair<std::string, std::string>> want, got;
-  for (const AcmeIdentifier& id : identifiers) want.insert({id.type, id.value});
+  const IdentifierSet want = ToSet(identifiers);
+  IdentifierSet got;
   for (const mapping::Identifier& id : mapping::IdentifiersFromCsr(type, csr)) {
-    if (id.type == mapping::Identifier::Type::kIp) {
-      got.insert({"ip", CanonicalIp(id.value).value_or(id.value)});
-    } else if (id.type == mapping::Identifier::Type::kDns) {
-      got.insert({"dns", Lower(id.value)});
-    } else {
-      got.insert({"email", id.value});
-    }
+    AddName(&got, std::string(mapping::IdentifierTypeName(id.type)), id.value);
   }
   if (want != got) {
-    auto list = [](const std::set<std::pair<std::string, std::string>>& s) {
+    auto list = [](const IdentifierSet& s) {
       std::string out;
       for (const auto& [t, v] : s) out += (out.empty() ? "" : ", ") + v;
       return out;

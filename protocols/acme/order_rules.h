@@ -1,7 +1,7 @@
 // Internal to protocols/acme: the rules of orders that do not touch HTTP — identifiers, the
 // mapping's denials as problems, requested validity against the profile's term, `replaces`,
 // challenge types, CSR names against the order, and how an issuance status moves an order.
-// Pure functions (CheckReplaces reads through the thread-safe IssuanceService); thread-safe.
+// Pure functions (the `replaces` rules read through the thread-safe Store); thread-safe.
 #pragma once
 
 #include <optional>
@@ -37,11 +37,21 @@ internal::Checked<bool> CheckValidity(const std::optional<TimePoint>& not_before
                                       const std::optional<TimePoint>& not_after, int term_days,
                                       TimePoint now);
 
-// RFC 9773 `replaces`: a well-formed certID of a certificate we issued under the same
-// enrollment account (AKI included). Returns its serial (hex).
-internal::Checked<std::string> CheckReplaces(issuance::IssuanceService& issuance,
-                                             const std::string& cert_id,
-                                             const AcmeAccount& account);
+// RFC 9773 §5 `replaces`: a well-formed certID (AKI included) of a certificate this gateway
+// issued to this same ACME account — sharing an enrollment account is not authority over another
+// ACME account's certificates — that shares at least one identifier with the order. Anything
+// else gets the same "names no certificate this account may replace", so another account's
+// certificates cannot be probed. Returns its serial (hex).
+internal::Checked<std::string> CheckReplaces(Store& store, const std::string& cert_id,
+                                             const AcmeAccount& account,
+                                             const std::vector<AcmeIdentifier>& identifiers);
+
+// The serial finalize hands to issuance as an SCM renew, or "" for a new enrollment. SCM's renew
+// keeps the old certificate's names and profile, so it is used only when the order replaces a
+// live certificate (checked by CheckReplaces at newOrder) with exactly the same identifiers on
+// the same enrollment account and profile; any other replacement is a new enrollment.
+Result<std::string> RenewSerialFor(Store& store, const AcmeOrder& order,
+                                   const mapping::Decision& decision);
 
 // The account's challenge types that can prove `id` (wildcards: dns-01 only; IPs: no dns-01).
 std::vector<AcmeChallengeType> ChallengeTypesFor(const config::AccountConfig& account,

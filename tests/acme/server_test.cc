@@ -922,6 +922,30 @@ TEST_F(AcmeServerTest, ReplacesAndRenewalInfo) {
             FormatRfc3339(clock_.Now() + std::chrono::seconds(1)));
 }
 
+// A replacement order abandoned before finalize holds the certificate only until it expires;
+// then the real replacement may be placed (before, the unique index blocked it forever).
+TEST_F(AcmeServerTest, AnAbandonedReplacementOrderExpiresAndFreesTheCertificate) {
+  FakeClock fake(clock_.Now());
+  ServerOptions o;
+  o.order_lifetime = std::chrono::hours(1);
+  MakeServer(o, nullptr, &fake);
+  Client c = WebAccount();
+  crypto::Certificate cert = Download(c, IssueFor(c, {"abandoned.example.test"}));
+  const std::string cert_id = AriCertId(cert);
+  http::Response abandoned = NewOrder(c, {"abandoned.example.test"}, {{"replaces", cert_id}});
+  ASSERT_EQ(abandoned.status, 201) << abandoned.body;
+  EXPECT_EQ(ProblemTypeOf(NewOrder(c, {"abandoned.example.test"}, {{"replaces", cert_id}})),
+            Acme("alreadyReplaced"));
+  fake.Advance(std::chrono::hours(1) + std::chrono::seconds(1));
+  http::Response real = NewOrder(c, {"abandoned.example.test"}, {{"replaces", cert_id}});
+  ASSERT_EQ(real.status, 201) << real.body;
+  http::Response old = Post(c, PathOf(Header(abandoned, "Location")), "");
+  EXPECT_EQ(Body(old)["status"], "invalid") << old.body;
+  // The live replacement still holds it.
+  EXPECT_EQ(ProblemTypeOf(NewOrder(c, {"abandoned.example.test"}, {{"replaces", cert_id}})),
+            Acme("alreadyReplaced"));
+}
+
 // An administrator revokes the certificate in SCM itself (the gateway is not asked): the
 // issuance poller's revocation sweep records it, and renewalInfo then says "renew now".
 TEST_F(AcmeServerTest, RenewalInfoFollowsARevocationMadeInScm) {

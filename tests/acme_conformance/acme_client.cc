@@ -113,6 +113,10 @@ Reply AcmeClient::PostRaw(const std::string& url, const std::string& body, const
   return Send("POST", url, body, headers);
 }
 
+Reply AcmeClient::PutRaw(const std::string& url, const std::string& body, const Headers& headers) {
+  return Send("PUT", url, body, headers);
+}
+
 Reply AcmeClient::PostJose(const std::string& url, const std::string& body) {
   return PostRaw(url, body, {{"Content-Type", "application/jose+json"}});
 }

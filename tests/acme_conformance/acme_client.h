@@ -51,6 +51,10 @@ struct Reply {
 };
 
 inline constexpr std::string_view kProblemPrefix = "urn:ietf:params:acme:error:";
+// The full problem type URN of `type` ("badCSR" -> "urn:ietf:params:acme:error:badCSR").
+inline std::string Problem(std::string_view type) {
+  return std::string(kProblemPrefix) + std::string(type);
+}
 
 // An EAB credential as `enrollgate eab create` prints it.
 struct EabCredential {
@@ -73,6 +77,8 @@ class AcmeClient {
   Reply Get(const std::string& url, const Headers& headers = {});
   // Sends exactly this body and these headers (nothing added but Host and Content-Length).
   Reply PostRaw(const std::string& url, const std::string& body, const Headers& headers);
+  // The same with PUT (the SCM emulator's test switches).
+  Reply PutRaw(const std::string& url, const std::string& body, const Headers& headers);
   // PostRaw with Content-Type application/jose+json.
   Reply PostJose(const std::string& url, const std::string& body);
 

@@ -224,6 +224,14 @@ Reply DaemonUnderTest::ScmPost(const std::string& path, const json& body) const 
   return scm_->PostRaw(scm_url_ + path, body.dump(), headers);
 }
 
+Result<void> DaemonUnderTest::ScmSwitches(const json& switches) const {
+  Headers headers = kScmLogin;
+  headers.emplace_back("Content-Type", "application/json");
+  Reply r = scm_->PutRaw(scm_url_ + "/_emulator/switches", switches.dump(), headers);
+  if (r.status != 204) return Internal("PUT /_emulator/switches: " + r.Describe());
+  return Ok();
+}
+
 std::vector<json> DaemonUnderTest::ScmSslEnrollments(const std::string& common_name) const {
   std::vector<json> out;
   Reply list = ScmGet("/api/ssl/v1?commonName=" + common_name);
@@ -303,6 +311,26 @@ std::string FindProgram(const std::string& program) {
     start = end + 1;
   }
   return "";
+}
+
+std::unique_ptr<AcmeClient> DaemonTest::Account(const std::string& enrollment_account) {
+  auto client = d_->NewClient();
+  auto eab = d_->CreateEab(enrollment_account);
+  EXPECT_TRUE(eab.ok()) << eab.error().ToString();
+  if (client == nullptr || !eab.ok()) return nullptr;
+  Reply r = client->NewAccount(*eab);
+  EXPECT_EQ(r.status, 201) << r.Describe();
+  EXPECT_FALSE(client->kid().empty());
+  return client;
+}
+
+std::pair<std::string, json> DaemonTest::ReadyOrder(AcmeClient& client, const std::string& name) {
+  Reply order = client.NewOrder({name});
+  EXPECT_EQ(order.status, 201) << order.Describe();
+  const std::string url = order.Header("Location");
+  Reply ready = client.PollStatus(url, {"ready", "invalid"}, std::chrono::seconds(30));
+  EXPECT_EQ(ready.Json().value("status", ""), "ready") << ready.Describe();
+  return {url, ready.Json()};
 }
 
 }  // namespace eg::acme_test

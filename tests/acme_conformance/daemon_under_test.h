@@ -71,6 +71,8 @@ class DaemonUnderTest {
   // The embedded emulator's SCM REST API (admin/admin/demo): GET and POST `path`.
   Reply ScmGet(const std::string& path) const;
   Reply ScmPost(const std::string& path, const nlohmann::json& body) const;
+  // PUT /_emulator/switches (e.g. {"misissue": "key"}); an error with the reply otherwise.
+  Result<void> ScmSwitches(const nlohmann::json& switches) const;
   // The SSL enrollments SCM holds for `common_name` (GET /api/ssl/v1?commonName=), each with
   // its details (GET /api/ssl/v1/{id}).
   std::vector<nlohmann::json> ScmSslEnrollments(const std::string& common_name) const;
@@ -127,6 +129,12 @@ class DaemonTest : public ::testing::Test {
     d_ = DaemonUnderTest::Get();
     ASSERT_NE(d_, nullptr) << "enrollgated did not start: " << DaemonUnderTest::start_error();
   }
+  // A client with a fresh account on `enrollment_account`, registered through a fresh EAB
+  // credential; nullptr (and a failed expectation) if that did not work.
+  std::unique_ptr<AcmeClient> Account(const std::string& enrollment_account);
+  // An order for `name` on a pre-validated account, polled to ready: its URL and body.
+  std::pair<std::string, nlohmann::json> ReadyOrder(AcmeClient& client, const std::string& name);
+
   DaemonUnderTest* d_ = nullptr;
 };
 

@@ -17,10 +17,6 @@ namespace {
 using nlohmann::json;
 constexpr auto kIssueTimeout = std::chrono::seconds(30);
 
-std::string Problem(std::string_view type) {
-  return std::string(kProblemPrefix) + std::string(type);
-}
-
 // Asserts `r` is a problem document of `type` with a 4xx status.
 void ExpectProblem(const Reply& r, std::string_view type) {
   EXPECT_GE(r.status, 400) << r.Describe();
@@ -33,27 +29,7 @@ std::string B64u(std::string_view s) { return crypto::Base64UrlEncode(s); }
 
 class AcmeProtocolTest : public DaemonTest {
  protected:
-  // A client with a fresh `web` account registered through a fresh EAB credential.
-  std::unique_ptr<AcmeClient> WebAccount() {
-    auto client = d_->NewClient();
-    auto eab = d_->CreateEab("web");
-    EXPECT_TRUE(eab.ok()) << eab.error().ToString();
-    if (client == nullptr || !eab.ok()) return nullptr;
-    Reply r = client->NewAccount(*eab);
-    EXPECT_EQ(r.status, 201) << r.Describe();
-    EXPECT_FALSE(client->kid().empty());
-    return client;
-  }
-
-  // A `web` order for `name`, ready (pre-validated); its URL and body.
-  std::pair<std::string, json> ReadyOrder(AcmeClient& client, const std::string& name) {
-    Reply order = client.NewOrder({name});
-    EXPECT_EQ(order.status, 201) << order.Describe();
-    const std::string url = order.Header("Location");
-    Reply ready = client.PollStatus(url, {"ready", "invalid"}, kIssueTimeout);
-    EXPECT_EQ(ready.Json().value("status", ""), "ready") << ready.Describe();
-    return {url, ready.Json()};
-  }
+  std::unique_ptr<AcmeClient> WebAccount() { return Account("web"); }
 };
 
 TEST_F(AcmeProtocolTest, DirectoryAndNonces) {

@@ -1161,13 +1161,22 @@ TEST_P(StoreContractTest, AcmeReplacesIsUniqueUntilTheReplacingOrderIsInvalid) {
   ASSERT_TRUE(CreateSimpleOrder(*store, "plain1", "acc1", {"p1"}).ok());
   ASSERT_TRUE(CreateSimpleOrder(*store, "plain2", "acc1", {"p2"}).ok());
 
+  // The order that holds it is found (newOrder refreshes it: an expired one gives way).
+  auto holder = store->FindReplacingOrder(cert_id);
+  ASSERT_TRUE(holder.ok()) << holder.error().ToString();
+  ASSERT_TRUE(holder->has_value());
+  EXPECT_EQ((*holder)->id, "o1");
+  EXPECT_FALSE(store->FindReplacingOrder("nothing.replaces.this")->has_value());
+
   // Once the first order is invalid, the certificate may be replaced again...
   AcmeOrder o1 = *store->GetOrder("acc1", "o1");
   o1.status = AcmeOrderStatus::kInvalid;
   o1.error = R"({"type":"urn:ietf:params:acme:error:unauthorized"})";
   ASSERT_TRUE(store->UpdateOrder(o1).ok());
   EXPECT_EQ(store->GetOrder("acc1", "o1")->error, o1.error);
+  EXPECT_FALSE(store->FindReplacingOrder(cert_id)->has_value());  // an invalid one holds nothing
   ASSERT_TRUE(store->CreateOrder(second, {Authz("az2", "acc1", "a.test")}).ok());
+  EXPECT_EQ((*store->FindReplacingOrder(cert_id))->id, "o2");
   // ... and the invalid one cannot come back while the new one stands.
   AcmeOrder back = *store->GetOrder("acc1", "o1");
   back.status = AcmeOrderStatus::kPending;

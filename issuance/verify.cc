@@ -1,7 +1,5 @@
 #include "issuance/verify.h"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <set>
 
@@ -15,41 +13,11 @@ namespace {
 
 using std::chrono::hours;
 
-// (kind, canonical value): DNS lower-cased without a trailing dot, IPs as inet_ntop writes them,
-// emails with a lower-cased domain.
+// (kind, mapping::CanonicalName of the value).
 using NameSet = std::set<std::pair<std::string, std::string>>;
 
-std::string CanonicalIp(const std::string& text) {
-  unsigned char buf[16];
-  char out[INET6_ADDRSTRLEN];
-  if (inet_pton(AF_INET, text.c_str(), buf) == 1) return inet_ntop(AF_INET, buf, out, sizeof out);
-  if (inet_pton(AF_INET6, text.c_str(), buf) == 1) {
-    return inet_ntop(AF_INET6, buf, out, sizeof out);
-  }
-  return text;
-}
-
-std::string CanonicalEmail(const std::string& email) {
-  std::string out = email;
-  const size_t at = out.rfind('@');
-  for (size_t i = at == std::string::npos ? out.size() : at; i < out.size(); ++i) {
-    out[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(out[i])));
-  }
-  return out;
-}
-
 void Add(NameSet* set, const std::string& kind, const std::string& value) {
-  if (value.empty()) return;
-  if (kind == "dns") {
-    Result<std::string> n = mapping::NormalizeDnsName(value);
-    set->insert({kind, n.ok() ? *n : value});
-  } else if (kind == "ip") {
-    set->insert({kind, CanonicalIp(value)});
-  } else if (kind == "email") {
-    set->insert({kind, CanonicalEmail(value)});
-  } else {
-    set->insert({kind, value});
-  }
+  if (!value.empty()) set->insert({kind, mapping::CanonicalName(kind, value)});
 }
 
 // A host name or an IP address, as SCM files a CN among the SANs.

@@ -53,15 +53,7 @@ std::optional<Denial> CheckIdentifier(const config::AccountConfig& account, cons
 std::set<std::pair<int, std::string>> Canonical(const std::vector<Identifier>& ids) {
   std::set<std::pair<int, std::string>> out;
   for (const auto& id : ids) {
-    std::string v = id.value;
-    if (id.type == Identifier::Type::kDns) {
-      auto n = NormalizeDnsName(v);
-      if (n.ok()) v = *n;
-    } else if (id.type == Identifier::Type::kEmail) {
-      std::transform(v.begin(), v.end(), v.begin(),
-                     [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    }
-    out.emplace(static_cast<int>(id.type), v);
+    out.emplace(static_cast<int>(id.type), CanonicalName(IdentifierTypeName(id.type), id.value));
   }
   return out;
 }

@@ -167,9 +167,27 @@ Result<void> CheckEmail(const config::NamePolicy& policy, std::string_view email
                           "' is not in any of names.email_domains");
 }
 
-bool IsIpAddress(std::string_view text) {
+std::optional<std::string> CanonicalIp(std::string_view text) {
   IpAddress ip;
-  return ParseIp(text, &ip);
+  if (!ParseIp(text, &ip)) return std::nullopt;
+  char out[INET6_ADDRSTRLEN];
+  if (inet_ntop(ip.family, ip.bytes.data(), out, sizeof out) == nullptr) return std::nullopt;
+  return std::string(out);
+}
+
+std::string CanonicalName(std::string_view kind, std::string_view value) {
+  if (kind == "dns") {
+    std::string n = Lower(value);
+    if (!n.empty() && n.back() == '.') n.pop_back();
+    return n;
+  }
+  if (kind == "ip") return CanonicalIp(value).value_or(std::string(value));
+  std::string out(value);
+  if (kind == "email") {
+    const size_t at = out.rfind('@');
+    if (at != std::string::npos) out = out.substr(0, at) + Lower(out.substr(at));
+  }
+  return out;
 }
 
 Result<void> ValidateCidr(std::string_view cidr) {

@@ -2,6 +2,7 @@
 // Pure functions over config::NamePolicy; each refusal says which rule refused it. Thread-safe.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -19,8 +20,15 @@ Result<void> CheckDnsName(const config::NamePolicy& policy, std::string_view nam
 Result<void> CheckIpAddress(const config::NamePolicy& policy, std::string_view ip);
 Result<void> CheckEmail(const config::NamePolicy& policy, std::string_view email);
 
-// True for a textual IPv4 or IPv6 address (inet_pton's syntax).
-bool IsIpAddress(std::string_view text);
+// A textual IPv4 or IPv6 address (inet_pton's syntax) in the form inet_ntop writes; nullopt for
+// anything else.
+std::optional<std::string> CanonicalIp(std::string_view text);
+inline bool IsIpAddress(std::string_view text) { return CanonicalIp(text).has_value(); }
+
+// The one form names are compared in (`kind` "dns" | "ip" | "email" | other): DNS lower-cased
+// without a trailing dot, IPs as CanonicalIp, emails with a lower-cased domain, anything else
+// as it is.
+std::string CanonicalName(std::string_view kind, std::string_view value);
 
 // Parses "192.0.2.0/24" or "2001:db8::/32" (a bare address is a /32 or /128).
 Result<void> ValidateCidr(std::string_view cidr);

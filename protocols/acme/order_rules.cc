@@ -1,37 +1,17 @@
 #include "protocols/acme/order_rules.h"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
 #include <set>
 
 #include "crypto/base64.h"
 #include "crypto/x509.h"
+#include "mapping/name_policy.h"
 
 namespace eg::acme {
 
 using internal::Checked;
 
 namespace {
-
-std::string Lower(std::string s) {
-  for (char& c : s) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return s;
-}
-
-std::optional<std::string> CanonicalIp(const std::string& text) {
-  unsigned char buf[16];
-  char out[INET6_ADDRSTRLEN];
-  if (inet_pton(AF_INET, text.c_str(), buf) == 1) {
-    return std::string(inet_ntop(AF_INET, buf, out, sizeof out));
-  }
-  if (inet_pton(AF_INET6, text.c_str(), buf) == 1) {
-    return std::string(inet_ntop(AF_INET6, buf, out, sizeof out));
-  }
-  return std::nullopt;
-}
 
 // (type, value) pairs, as AcmeIdentifier holds them after ParseOrderIdentifiers.
 using IdentifierSet = std::set<std::pair<std::string, std::string>>;
@@ -43,13 +23,7 @@ IdentifierSet ToSet(const std::vector<AcmeIdentifier>& ids) {
 }
 
 void AddName(IdentifierSet* set, const std::string& type, const std::string& value) {
-  if (type == "ip") {
-    set->insert({"ip", CanonicalIp(value).value_or(value)});
-    return;
-  }
-  std::string v = Lower(value);
-  if (!v.empty() && v.back() == '.') v.pop_back();
-  set->insert({type, v});
+  set->insert({type, mapping::CanonicalName(type, value)});
 }
 
 // Every DNS name and IP address a certificate carries: its SANs and a CN that is a name.
@@ -59,7 +33,7 @@ IdentifierSet CertificateIdentifiers(const crypto::Certificate& leaf) {
   for (const std::string& d : sans.dns) AddName(&out, "dns", d);
   for (const std::string& ip : sans.ip) AddName(&out, "ip", ip);
   const std::string cn = leaf.Subject().common_name;
-  if (!cn.empty()) AddName(&out, CanonicalIp(cn).has_value() ? "ip" : "dns", cn);
+  if (!cn.empty()) AddName(&out, mapping::IsIpAddress(cn) ? "ip" : "dns", cn);
   return out;
 }
 
@@ -87,10 +61,9 @@ Checked<std::vector<AcmeIdentifier>> ParseOrderIdentifiers(const nlohmann::json&
     }
     AcmeIdentifier parsed{id["type"].get<std::string>(), id["value"].get<std::string>()};
     if (parsed.type == "dns") {
-      parsed.value = Lower(parsed.value);
-      if (parsed.value.back() == '.') parsed.value.pop_back();
+      parsed.value = mapping::CanonicalName("dns", parsed.value);
     } else if (parsed.type == "ip") {
-      std::optional<std::string> ip = CanonicalIp(parsed.value);
+      std::optional<std::string> ip = mapping::CanonicalIp(parsed.value);
       if (!ip.has_value()) {
         Problem p = MakeProblem("rejectedIdentifier", 400,
                                 "\"" + parsed.value.substr(0, 64) + "\" is not an IP address");
@@ -181,10 +154,8 @@ Checked<std::string> CheckReplaces(Store& store, const std::string& cert_id,
   Result<AriCertId> id = ParseAriCertId(cert_id);
   if (!id.ok()) return Malformed("\"replaces\": " + id.error().message());
   const std::string unknown = "\"replaces\" names no certificate this account may replace";
-  auto store_problem = [](const Error& e) -> Checked<std::string> {
-    if (e.code() == ErrorCode::kNotFound) {
-      return Malformed("\"replaces\" names no certificate this account may replace");
-    }
+  auto store_problem = [&unknown](const Error& e) -> Checked<std::string> {
+    if (e.code() == ErrorCode::kNotFound) return Malformed(unknown);
     Problem p = ProblemFromError(e);
     if (p.status >= 500) p.detail = e.ToString();  // for the log; never rendered
     return p;
